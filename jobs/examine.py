@@ -1,0 +1,139 @@
+"""Examining one file: every stage of ingest that needs no model weights, as one pure step.
+
+``examine(path)`` reads the file, decodes it by content, and returns either the rows the lake
+needs (tracks, originals, analysis, embeddings) or a ``Refused`` with the reason. It runs in
+worker processes, so it touches no lake state; the batch decides what is new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from songlake.udfs import ANALYSIS_VERSION
+from songlake.udfs.audio import UnreadableAudio, decode, song_id
+from songlake.udfs.beats import ANALYSIS_RATE, track_beats
+from songlake.udfs.embedding import MODEL, embed
+from songlake.udfs.key import detect_key
+from songlake.udfs.quality import assess
+from songlake.udfs.tags import read_tags
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What the user says about a batch: it overrides what the files' tags say."""
+
+    license: str | None = None
+    source: str | None = None
+
+
+@dataclass
+class Examined:
+    path: str
+    song_id: str
+    file_sha256: str
+    audio_seconds: float
+    rows: dict[str, dict] = field(default_factory=dict)  # table name -> row
+
+
+@dataclass
+class Refused:
+    path: str
+    file_sha256: str | None
+    reason: str
+
+    @property
+    def filename(self) -> str:
+        return Path(self.path).name
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def examine(path: str | Path, provenance: Provenance = Provenance()) -> Examined | Refused:
+    """Everything ingest learns about one file, or why it was refused."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return Refused(str(path), None, f"cannot read the file: {exc.strerror or exc}")
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        audio = decode(data)
+    except UnreadableAudio as exc:
+        return Refused(str(path), sha, str(exc))
+
+    stage = "tags"
+    try:
+        tags = read_tags(data)
+        stage = "quality"
+        quality = assess(audio)
+        mono = audio.mono_at(ANALYSIS_RATE)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # degenerate audio yields empty results, recorded as NULL
+            stage = "beats"
+            beats = track_beats(mono)
+            stage = "key"
+            key = detect_key(mono)
+            stage = "embedding"
+            vector = embed(mono)
+    except Exception as exc:  # a bug in one stage must not stop the batch; the reason is kept
+        return Refused(str(path), sha, f"analysis failed in the {stage} stage: {type(exc).__name__}: {exc}")
+
+    now = datetime.now(timezone.utc)
+    sid = song_id(audio)
+    track = {
+        "song_id": sid,
+        "file_sha256": sha,
+        "filename": path.name,
+        "path": str(path.resolve()),
+        "format": audio.format,
+        "codec": audio.codec,
+        "bitrate_kbps": audio.bitrate_kbps,
+        "sample_rate": audio.sample_rate,
+        "channels": audio.channels,
+        "duration": round(audio.duration, 4),
+        "title": tags.title,
+        "artist": tags.artist,
+        "album": tags.album,
+        "year": tags.year,
+        "genre_tag": tags.genre_tag,
+        "track": tags.track,
+        "license": provenance.license or tags.license,
+        "source": provenance.source,
+        "loudness_lufs": _round(quality.loudness_lufs, 2),
+        "peak_dbfs": _round(quality.peak_dbfs, 2),
+        "clipping_ratio": quality.clipping_ratio,
+        "silence_ratio": quality.silence_ratio,
+        "bandwidth_hz": _round(quality.bandwidth_hz, 0),
+        "suspected_transcode": quality.suspected_transcode,
+        "quality_flags": list(quality.quality_flags),
+        "ingested_at": now,
+    }
+    return Examined(
+        path=str(path),
+        song_id=sid,
+        file_sha256=sha,
+        audio_seconds=audio.duration,
+        rows={
+            "tracks": track,
+            "originals": {"song_id": sid, "file_sha256": sha, "filename": path.name,
+                          "format": audio.format, "size_bytes": len(data), "data": data},
+            "analysis": {"song_id": sid, "analysis_version": ANALYSIS_VERSION, "analyzed_at": now,
+                         "bpm": beats.bpm, "beats": list(beats.beats), "key": key.name,
+                         "key_confidence": key.confidence if key.name else None},
+            "embeddings": {"song_id": sid, "model": MODEL, "embedding": vector.vector.tolist()},
+        },
+    )
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(float(value), digits)

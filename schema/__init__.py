@@ -1,0 +1,19 @@
+"""The lake: table schemas, the gateway that opens, versions, tags and writes them, SQL over
+them through DuckDB, vector search through LanceDB, and migrations.
+
+- ``Lake.open(path, create=True)``: the gateway; ``versions()``, ``tag()``, ``state()``.
+- ``BatchWriter(lake)``: stream rows to fragments, ``commit()`` once for one new version.
+- ``connect(lake, version)``: a DuckDB connection with the public views; ``run()`` a query.
+- ``similar(lake, song_id, k)``: nearest songs by embedding.
+"""
+
+from songlake.schema.errors import LakeError, NotALake, QueryError, SchemaTooNew, UnknownVersion
+from songlake.schema.lake import Lake, LakeVersion
+from songlake.schema.query import connect, run, similar
+from songlake.schema.tables import SCHEMA_VERSION, TABLES
+from songlake.schema.writer import BatchWriter
+
+__all__ = [
+    "BatchWriter", "Lake", "LakeError", "LakeVersion", "NotALake", "QueryError", "SCHEMA_VERSION",
+    "SchemaTooNew", "TABLES", "UnknownVersion", "connect", "run", "similar",
+]

@@ -1,0 +1,104 @@
+"""The lake's tables, as Arrow schemas.
+
+One Lance table per pipeline stage, joined by ``song_id``, so a re-analysis appends analysis
+rows without rewriting audio:
+
+- ``tracks``: identity, tags, provenance and quality of each ingested file;
+- ``originals``: the original file's bytes (a Lance blob column), so the lake alone can rebuild
+  everything;
+- ``analysis``: MIR results, one row per song and analysis version;
+- ``embeddings``: one vector per song and embedding model;
+- ``ingest_errors``: every refused file with the reason;
+- ``commits``: the lake's own log. Its Lance version *is* the lake version, and each row records
+  the versions of the other tables at that lake version.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from songlake.udfs.embedding import DIM as EMBEDDING_DIM
+
+SCHEMA_VERSION = 1
+
+_TIME = pa.timestamp("us", tz="UTC")
+
+TRACKS = pa.schema([
+    pa.field("song_id", pa.string(), nullable=False),
+    pa.field("file_sha256", pa.string(), nullable=False),
+    pa.field("filename", pa.string()),
+    pa.field("path", pa.string()),
+    pa.field("format", pa.string()),
+    pa.field("codec", pa.string()),
+    pa.field("bitrate_kbps", pa.int32()),
+    pa.field("sample_rate", pa.int32()),
+    pa.field("channels", pa.int16()),
+    pa.field("duration", pa.float64()),
+    pa.field("title", pa.string()),
+    pa.field("artist", pa.string()),
+    pa.field("album", pa.string()),
+    pa.field("year", pa.int32()),
+    pa.field("genre_tag", pa.string()),
+    pa.field("track", pa.int32()),
+    pa.field("license", pa.string()),
+    pa.field("source", pa.string()),
+    pa.field("loudness_lufs", pa.float64()),
+    pa.field("peak_dbfs", pa.float64()),
+    pa.field("clipping_ratio", pa.float64()),
+    pa.field("silence_ratio", pa.float64()),
+    pa.field("bandwidth_hz", pa.float64()),
+    pa.field("suspected_transcode", pa.bool_()),
+    pa.field("quality_flags", pa.list_(pa.string())),
+    pa.field("ingested_at", _TIME),
+])
+
+ORIGINALS = pa.schema([
+    pa.field("song_id", pa.string(), nullable=False),
+    pa.field("file_sha256", pa.string(), nullable=False),
+    pa.field("filename", pa.string()),
+    pa.field("format", pa.string()),
+    pa.field("size_bytes", pa.int64()),
+    pa.field("data", pa.large_binary(), metadata={"lance-encoding:blob": "true"}),
+])
+
+ANALYSIS = pa.schema([
+    pa.field("song_id", pa.string(), nullable=False),
+    pa.field("analysis_version", pa.int32(), nullable=False),
+    pa.field("analyzed_at", _TIME),
+    pa.field("bpm", pa.float64()),
+    pa.field("beats", pa.list_(pa.float64())),
+    pa.field("key", pa.string()),
+    pa.field("key_confidence", pa.float64()),
+])
+
+EMBEDDINGS = pa.schema([
+    pa.field("song_id", pa.string(), nullable=False),
+    pa.field("model", pa.string(), nullable=False),
+    pa.field("embedding", pa.list_(pa.float32(), EMBEDDING_DIM)),
+])
+
+INGEST_ERRORS = pa.schema([
+    pa.field("filename", pa.string()),
+    pa.field("path", pa.string()),
+    pa.field("file_sha256", pa.string()),
+    pa.field("reason", pa.string()),
+    pa.field("refused_at", _TIME),
+])
+
+COMMITS = pa.schema([
+    pa.field("committed_at", _TIME),
+    pa.field("kind", pa.string()),  # init, ingest, migrate
+    pa.field("message", pa.string()),
+    pa.field("schema_version", pa.int32()),
+    pa.field("table_versions", pa.string()),  # JSON: {"tracks": 3, ...}
+    pa.field("counts", pa.string()),  # JSON: what the commit added
+])
+
+# Data tables by name; `commits` is the catalog and is handled by the gateway itself.
+TABLES: dict[str, pa.Schema] = {
+    "tracks": TRACKS,
+    "originals": ORIGINALS,
+    "analysis": ANALYSIS,
+    "embeddings": EMBEDDINGS,
+    "ingest_errors": INGEST_ERRORS,
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Set up songlake in ./.venv on a fresh machine: a virtual environment, torch first, then
+# songlake and its dependencies.
+#
+#   bash scripts/setup.sh            # songlake, editable (changes to the code take effect)
+#   bash scripts/setup.sh --test     # ... plus what the tests and benchmarks need
+#
+# torch comes first and pinned (torch==2.13.0): with no torch present, anything that depends on
+# it would pull the newest CUDA build and gigabytes of packages. Set PYTHON to choose the
+# interpreter (default python3, 3.11 or newer).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+for arg in "$@"; do
+  case "$arg" in
+    --test) extras="[test]" ;;
+    *) echo "usage: bash scripts/setup.sh [--test]" >&2; exit 2 ;;
+  esac
+done
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($python --version)"
+  "$python" -m venv .venv
+fi
+pip() { .venv/bin/python -m pip --disable-pip-version-check "$@"; }
+pip install -q --upgrade pip setuptools wheel
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  echo "setup: installing torch==2.13.0"
+  pip install -q torch==2.13.0
+fi
+echo "setup: installing songlake${extras}"
+pip install -q -e ".${extras}"
+echo "setup: done; the command is .venv/bin/songlake"
