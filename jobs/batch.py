@@ -67,7 +67,7 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
             chosen.append(entry)
     seen: set[Path] = set()
     unique = [p for p in chosen if not (p.resolve() in seen or seen.add(p.resolve()))]
-    return unique, passed
+    return unique, [p for p in passed if p.resolve() not in seen]
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
