@@ -1,7 +1,8 @@
 """Writing a batch: rows go to Lance fragments as they arrive, and one commit publishes them.
 
-Buffers are flushed to fragment files every ``flush_rows`` rows, so memory stays flat however
-large the batch (the original files are the bulk of it). Nothing is visible until ``commit``,
+A table's buffer is flushed to a fragment file when it holds ``flush_rows`` rows or
+``flush_bytes`` of binary data (the original files are the bulk of a batch), so memory stays flat
+however large the batch, and small tables are not split into thousands of tiny fragments. Nothing is visible until ``commit``,
 which appends every table's fragments and records a single new lake version; a batch that adds
 nothing makes no version at all.
 """
@@ -18,17 +19,20 @@ from songlake.schema.lake import Lake
 
 
 class BatchWriter:
-    def __init__(self, lake: Lake, flush_rows: int = 16):
+    def __init__(self, lake: Lake, flush_rows: int = 1024, flush_bytes: int = 32 << 20):
         self.lake = lake
         self.flush_rows = flush_rows
+        self.flush_bytes = flush_bytes
         self._rows: dict[str, list[dict]] = {name: [] for name in tables.TABLES}
+        self._bytes: Counter[str] = Counter()
         self._fragments: dict[str, list] = {name: [] for name in tables.TABLES}
         self.counts: Counter[str] = Counter()
 
     def add(self, table: str, row: dict) -> None:
         self._rows[table].append(row)
         self.counts[table] += 1
-        if len(self._rows[table]) >= self.flush_rows:
+        self._bytes[table] += sum(len(v) for v in row.values() if isinstance(v, bytes))
+        if len(self._rows[table]) >= self.flush_rows or self._bytes[table] >= self.flush_bytes:
             self._flush(table)
 
     def _flush(self, table: str) -> None:
@@ -38,6 +42,7 @@ class BatchWriter:
         data = pa.Table.from_pylist(rows, schema=tables.TABLES[table])
         self._fragments[table].extend(write_fragments(data, self.lake.uri(table), schema=tables.TABLES[table]))
         rows.clear()
+        self._bytes[table] = 0
 
     def commit(self, kind: str, message: str, extra_counts: dict[str, int] | None = None) -> int | None:
         """Publish everything added as one lake version; None when nothing was added."""

@@ -1,0 +1,111 @@
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from songlake.cli import main
+from songlake.synth import encode, tag_id3
+
+
+def songlake(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "songlake.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture
+def cli():
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def folder(write, song, other_song):
+    first = write("a/first.mp3", encode(song.samples, "mp3"))
+    tag_id3(first, title="First", artist="Ann", year="1999")
+    second = write("a/second.mp3", encode(other_song.samples, "mp3"))
+    tag_id3(second, title="Second", artist="Bo", year="2011")
+    return first.parent
+
+
+def test_the_readme_first_command_runs_the_demo(tmp_path):
+    lake = tmp_path / "songlake-data"
+    done = songlake("ingest", "--lake", str(lake), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "6 ingested" in done.stderr and "lake version 2" in done.stderr
+    out = songlake("sql", "select title, artist, year, bpm, key, duration from songs order by bpm",
+                   "--lake", str(lake), "--format", "json", cwd=tmp_path)
+    rows = json.loads(out.stdout)
+    assert len(rows) == 6 and all(r["title"] and r["artist"] and r["year"] and r["key"] for r in rows)
+    assert [r["bpm"] for r in rows] == sorted(r["bpm"] for r in rows)
+    assert all(25 < r["duration"] < 40 for r in rows)
+
+
+def test_exit_status(cli, folder, write, tmp_path):
+    lake = str(tmp_path / "lake")
+    assert cli("ingest", str(folder), "--lake", lake, "--workers", "1").exit_code == 0
+    assert cli("ingest", str(folder), "--lake", lake, "--workers", "1").exit_code == 0  # already there
+    bad = write("bad/broken.mp3", b"\x00" * 1000)
+    result = cli("ingest", str(bad.parent), "--lake", lake, "--workers", "1")
+    assert result.exit_code == 1 and "broken.mp3" in result.output and "not audio" in result.output
+    assert cli("ingest", str(tmp_path / "missing"), "--lake", lake).exit_code == 2
+    assert cli("ingest", str(folder), "--lake", lake, "--workers", "0").exit_code == 2
+
+
+def test_sql_formats(cli, folder, tmp_path):
+    lake = str(tmp_path / "lake")
+    cli("ingest", str(folder), "--lake", lake, "--workers", "1")
+    query = "select title, year, quality_flags from songs order by title"
+    as_json = json.loads(cli("sql", query, "--lake", lake, "--format", "json").output)
+    assert [r["title"] for r in as_json] == ["First", "Second"] and as_json[0]["year"] == 1999
+    lines = cli("sql", query, "--lake", lake, "--format", "jsonl").output.splitlines()
+    assert [json.loads(line)["title"] for line in lines] == ["First", "Second"]
+    rows = list(csv.DictReader(io.StringIO(cli("sql", query, "--lake", lake, "--format", "csv").output)))
+    assert rows[1]["title"] == "Second" and json.loads(rows[1]["quality_flags"]) == ["shorter_than_2min"]
+    table = cli("sql", query, "--lake", lake).output
+    assert "First" in table and "2 rows" in table
+    assert "1 row (cut" in cli("sql", query, "--lake", lake, "--max-rows", "1").output
+
+
+def test_sql_errors_are_messages_not_tracebacks(cli, folder, tmp_path):
+    lake = str(tmp_path / "lake")
+    cli("ingest", str(folder), "--lake", lake, "--workers", "1")
+    result = cli("sql", "select nonsense from songs", "--lake", lake)
+    assert result.exit_code == 1 and "nonsense" in result.output and "Traceback" not in result.output
+    result = cli("sql", "select 1", "--lake", str(tmp_path / "nolake"))
+    assert result.exit_code == 1 and "no songlake lake" in result.output
+
+
+def test_versions_tags_and_time_travel(cli, folder, write, song, tmp_path):
+    lake = str(tmp_path / "lake")
+    cli("ingest", str(folder / "first.mp3"), "--lake", lake, "--workers", "1")
+    assert cli("tag", "first-cut", "--lake", lake).exit_code == 0
+    cli("ingest", str(folder), "--lake", lake, "--workers", "1")
+    count = "select count(*) as n from songs"
+    assert json.loads(cli("sql", count, "--lake", lake, "--format", "json").output) == [{"n": 2}]
+    assert json.loads(cli("sql", count, "--lake", lake, "--version", "2", "--format", "json").output) == [{"n": 1}]
+    assert json.loads(cli("sql", count, "--lake", lake, "--version", "first-cut", "--format", "json").output) == [{"n": 1}]
+    history = cli("versions", "--lake", lake).output
+    assert "first-cut" in history and "init" in history and "ingested 1 songs" in history
+    result = cli("sql", count, "--lake", lake, "--version", "9")
+    assert result.exit_code == 1 and "versions 1 to 3" in result.output
+
+
+def test_similar(cli, folder, write, song, tmp_path):
+    lake = str(tmp_path / "lake")
+    write("a/near-duplicate.mp3", encode(song.samples, "mp3", kbps=160))  # same music, other encoding
+    cli("ingest", str(folder), "--lake", lake, "--workers", "1")
+    first = json.loads(cli("sql", "select song_id from songs where title = 'First'", "--lake", lake, "--format", "json").output)[0]
+    hits = json.loads(cli("similar", first["song_id"], "-k", "2", "--lake", lake, "--format", "json").output)
+    assert [h["rank"] for h in hits] == [1, 2]
+    assert hits[0]["title"] is None and hits[0]["similarity"] > 0.99  # the re-encode comes first
+    assert hits[1]["title"] == "Second" and hits[1]["similarity"] < hits[0]["similarity"]
+    result = cli("similar", "0" * 32, "--lake", lake)
+    assert result.exit_code == 1 and "no song" in result.output
