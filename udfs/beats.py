@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from songlake.udfs._checks import is_silent, require_mono
+
 ANALYSIS_RATE = 44100  # the rate Essentia's rhythm extractor is built for
 
 
@@ -23,16 +25,13 @@ class Beats:
 
 def track_beats(mono: np.ndarray, sample_rate: int = ANALYSIS_RATE) -> Beats:
     """Beat times and tempo of mono audio at 44.1 kHz."""
-    if sample_rate != ANALYSIS_RATE:
-        raise ValueError(f"track_beats needs {ANALYSIS_RATE} Hz audio, got {sample_rate} Hz (resample first)")
-    if mono.ndim != 1:
-        raise ValueError(f"track_beats needs mono samples shaped (frames,), got {mono.shape}")
+    require_mono(mono, sample_rate, ANALYSIS_RATE, "track_beats")
     from songlake.udfs._essentia import standard as es
 
-    if not np.any(np.abs(mono) > 1e-4):
+    if is_silent(mono):
         warnings.warn("no beats: the audio is silent", stacklevel=2)
         return Beats(None, ())
-    bpm, ticks, _, _, intervals = es.RhythmExtractor2013(method="degara")(mono.astype(np.float32))
+    _, ticks, _, _, _ = es.RhythmExtractor2013(method="degara")(mono.astype(np.float32))
     if len(ticks) < 2:
         warnings.warn("no beats found", stacklevel=2)
         return Beats(None, ())

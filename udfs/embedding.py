@@ -20,6 +20,8 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
+from songlake.udfs._checks import require_mono
+
 MODEL = "descriptor-v1"
 DIM = 64
 ANALYSIS_RATE = 44100
@@ -55,10 +57,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 def embed(mono: np.ndarray, sample_rate: int = ANALYSIS_RATE) -> Embedding:
     """The descriptor-v1 vector of mono audio at 44.1 kHz."""
-    if sample_rate != ANALYSIS_RATE:
-        raise ValueError(f"embed needs {ANALYSIS_RATE} Hz audio, got {sample_rate} Hz (resample first)")
-    if mono.ndim != 1 or len(mono) < N_FFT * 2:
-        raise ValueError(f"embed needs at least {N_FFT * 2} mono samples shaped (frames,), got {mono.shape}")
+    require_mono(mono, sample_rate, ANALYSIS_RATE, "embed", min_frames=N_FFT * 2)
     mel_fb, chroma_fb, dct = _filterbanks(sample_rate)
     frames = np.lib.stride_tricks.sliding_window_view(mono.astype(np.float32), N_FFT)[::HOP]
     spectrum = scipy.fft.rfft(frames * _window(), axis=1)  # float32 in, complex64 out

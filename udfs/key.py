@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from songlake.udfs._checks import is_silent, require_mono
+
 ANALYSIS_RATE = 44100
 
 
@@ -28,13 +30,10 @@ class Key:
 
 def detect_key(mono: np.ndarray, sample_rate: int = ANALYSIS_RATE) -> Key:
     """Key of mono audio at 44.1 kHz."""
-    if sample_rate != ANALYSIS_RATE:
-        raise ValueError(f"detect_key needs {ANALYSIS_RATE} Hz audio, got {sample_rate} Hz (resample first)")
-    if mono.ndim != 1:
-        raise ValueError(f"detect_key needs mono samples shaped (frames,), got {mono.shape}")
+    require_mono(mono, sample_rate, ANALYSIS_RATE, "detect_key")
     from songlake.udfs._essentia import standard as es
 
-    if not np.any(np.abs(mono) > 1e-4):
+    if is_silent(mono):
         warnings.warn("no key: the audio is silent", stacklevel=2)
         return Key(None, None, 0.0)
     tonic, mode, strength = es.KeyExtractor(profileType="bgate")(mono.astype(np.float32))
