@@ -19,6 +19,13 @@ for arg in "$@"; do
   esac
 done
 
+# The tests render ground-truth songs from MIDI with Debian's fluidsynth and General MIDI soundfont.
+if [ -n "$extras" ] && { ! command -v fluidsynth >/dev/null || [ ! -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; }; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing fluidsynth and fluid-soundfont-gm (Debian packages)"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq fluidsynth fluid-soundfont-gm >/dev/null
+fi
+
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $($python --version)"
