@@ -26,12 +26,25 @@ def connect(lake: Lake, version: int | str | None = None) -> duckdb.DuckDBPyConn
     for name, schema in tables.TABLES.items():
         if name == "originals":
             continue  # file bytes stay out of SQL; the gateway serves them by song_id
+        if name not in state.table_versions:  # a version from before the table existed
+            con.register(f"lake_{name}", schema.empty_table())
+            continue
         ds = lance.dataset(lake.uri(name), version=state.table_versions[name])
         con.register(f"lake_{name}", _conformed(ds, schema))
     con.register("lake_commits", lake.catalog(state.version).to_table())
+    register_functions(con)
     for view in sql_files.VIEWS:
         con.execute(sql_files.text(view))
     return con
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """The column-shaped udfs as SQL functions: roman(chord, key), transpose(chord, semitones),
+    progression_patterns(chord_labels, key). They return NULL for NULL input."""
+    from songlake.udfs.theory import SQL_FUNCTIONS
+
+    for name, (function, arguments, returns) in SQL_FUNCTIONS.items():
+        con.create_function(name, function, arguments, returns, null_handling="special")
 
 
 def _conformed(ds: lance.LanceDataset, schema: pa.Schema):
@@ -46,10 +59,10 @@ def _conformed(ds: lance.LanceDataset, schema: pa.Schema):
     return table
 
 
-def run(con: duckdb.DuckDBPyConnection, query: str, max_rows: int | None = None) -> pa.Table:
-    """Run one query; the result as an Arrow table of at most max_rows rows."""
+def run(con: duckdb.DuckDBPyConnection, query: str, max_rows: int | None = None, params: list | None = None) -> pa.Table:
+    """Run one query (values as $1, $2 ... parameters); the result as an Arrow table of at most max_rows rows."""
     try:
-        relation = con.sql(query)
+        relation = con.sql(query, params=params) if params else con.sql(query)
         if relation is None:  # a statement without a result (SET, CREATE VIEW, ...)
             return pa.table({})
         if max_rows is not None:

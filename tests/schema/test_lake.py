@@ -117,3 +117,12 @@ def test_migrations_run_on_open_and_old_versions_still_read(tmp_path, monkeypatc
     assert "mood" in lance.dataset(migrated.uri("tracks")).schema.names
     con = connect(migrated, 2)  # from before the migration: widened with NULLs
     assert run(con, "SELECT title, mood FROM lake_tracks").to_pylist() == [{"title": "before", "mood": None}]
+
+
+def test_theory_functions_are_sql_functions(tmp_path):
+    lake = Lake.open(tmp_path / "lake", create=True)
+    row = run(connect(lake), "SELECT roman('G:7', 'C major') AS r, transpose('A:min', 2) AS t, "
+                             "progression_patterns(['A:min', 'F:maj', 'C:maj', 'G:maj'], 'A minor') AS p").to_pylist()
+    assert row == [{"r": "V7", "t": "B:min", "p": ["i-VI-III-VII"]}]
+    with pytest.raises(LakeError, match="chord"):
+        run(connect(lake), "SELECT roman('H:maj', 'C major')")
