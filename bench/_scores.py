@@ -111,13 +111,24 @@ def canonical_roman(figure: str | None, minor: bool = False, sevenths: bool = Tr
     return out
 
 
+def _snap_ends(intervals: np.ndarray, duration: float, tolerance: float = 0.01) -> np.ndarray:
+    """Set an estimate's first start to 0 and last end to the duration when they are within
+    rounding of them: padding a 1e-7 s sliver would count as a false boundary."""
+    intervals = np.array(intervals, dtype=float)
+    if len(intervals) and abs(intervals[0, 0]) < tolerance:
+        intervals[0, 0] = 0.0
+    if len(intervals) and abs(intervals[-1, 1] - duration) < tolerance:
+        intervals[-1, 1] = duration
+    return intervals
+
+
 def boundary_f(reference, estimate, duration: float, window: float) -> float:
     """Section boundary detection F at ±window seconds, the song's start and end left out."""
     ref_iv, _ = _intervals(reference)
     if not estimate:
         return 0.0
     est_iv, est_lab = _intervals(estimate)
-    est_iv, _ = mir_eval.util.adjust_intervals(est_iv, est_lab, 0.0, duration)
+    est_iv, _ = mir_eval.util.adjust_intervals(_snap_ends(est_iv, duration), est_lab, 0.0, duration)
     if len(ref_iv) < 2:
         return float(len(est_iv) < 2)
     if len(est_iv) < 2:
@@ -131,7 +142,7 @@ def section_labels(reference, estimate, duration: float) -> tuple[float, float]:
         return 0.0, 0.0
     ref_iv, ref_lab = _intervals(reference)
     est_iv, est_lab = _intervals(estimate)
-    est_iv, est_lab = mir_eval.util.adjust_intervals(est_iv, est_lab, 0.0, duration, "N", "N")
+    est_iv, est_lab = mir_eval.util.adjust_intervals(_snap_ends(est_iv, duration), est_lab, 0.0, duration, "N", "N")
     intervals, ref_m, est_m = mir_eval.util.merge_labeled_intervals(ref_iv, ref_lab, est_iv, est_lab)
     durations = mir_eval.util.intervals_to_durations(intervals)
     share = float(sum(d for d, r, e in zip(durations, ref_m, est_m) if r == e) / durations.sum())
