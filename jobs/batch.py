@@ -2,26 +2,24 @@
 
 Files already in the lake are skipped twice over: by file hash before any decoding, and by
 song_id (the decoded audio) after it, so a renamed or re-tagged copy is recognised. Workers are
-processes (analysis is CPU-bound and holds the GIL); at most two files per worker are in flight,
-so memory does not grow with the batch. A worker that dies (a decoder crash, the OOM killer)
-breaks the pool: the files it may have held are retried one at a time in a fresh pool, and only
-a file that kills its worker again is refused.
+processes (analysis is CPU-bound and holds the GIL) from a bounded pool, so memory does not grow
+with the batch; a file that crashes its worker twice is refused and the others go on (_pool.py).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable
 
-from songlake.jobs.examine import Examined, Provenance, Refused, examine, sha256_of
-from songlake.schema import BatchWriter, Lake, connect
+from songlake.jobs._pool import WorkerCrashed, parallel_map
+from songlake.jobs.examine import Provenance, Refused, examine, reanalyze, sha256_of
+from songlake.jobs.genre import classify, song_row
+from songlake.schema import BatchWriter, Lake, connect, run
 
 AUDIO_EXTENSIONS = {".mp3", ".flac", ".wav", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac"}
 # Audio that songlake does not take; in a folder these are refused rather than passed over.
@@ -70,54 +68,6 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
     return unique, [p for p in passed if p.resolve() not in seen]
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    # forkserver: children start from a clean process, not a fork of one holding Lance's threads
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
-
-
-def _examine_all(files: list[Path], provenance: Provenance, workers: int) -> Iterable[Examined | Refused]:
-    if workers <= 1:
-        for path in files:
-            yield examine(path, provenance)
-        return
-    queue = list(reversed(files))
-    suspects: list[Path] = []
-    pool = _pool(workers)
-    running: dict[Future, Path] = {}
-    try:
-        while queue or running:
-            while queue and len(running) < 2 * workers:
-                path = queue.pop()
-                running[pool.submit(examine, path, provenance)] = path
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                path = running.pop(future)
-                try:
-                    yield future.result()
-                except BrokenProcessPool:
-                    suspects.append(path)
-            if suspects and running:
-                suspects.extend(running.values())  # the pool is broken: everything in it failed
-                running.clear()
-            if suspects:
-                pool.shutdown(cancel_futures=True)
-                yield from _isolate(suspects, provenance)
-                suspects = []
-                pool = _pool(workers)
-    finally:
-        pool.shutdown(cancel_futures=True)
-
-
-def _isolate(paths: list[Path], provenance: Provenance) -> Iterable[Examined | Refused]:
-    """Retry each file alone; one that kills its worker again is refused."""
-    for path in paths:
-        with _pool(1) as pool:
-            try:
-                yield pool.submit(examine, path, provenance).result()
-            except BrokenProcessPool:
-                yield Refused(str(path), None, "analysing this file crashed the worker process twice")
-
-
 def _already_known(lake: Lake) -> tuple[dict[str, str], set[str], set[tuple[str | None, str]]]:
     con = connect(lake)
     by_sha = dict(con.execute("SELECT file_sha256, song_id FROM lake_tracks").fetchall())
@@ -146,6 +96,7 @@ def ingest(
         if on_file:
             on_file(outcome, len(report.outcomes), total)
 
+    batch_songs: list[dict] = []  # genre inputs of the songs this batch adds
     fresh: list[Path] = []
     for path in files:
         try:
@@ -158,7 +109,9 @@ def ingest(
         else:
             fresh.append(path)
 
-    for result in _examine_all(fresh, provenance, workers or os.cpu_count() or 1):
+    for path, result in parallel_map(partial(examine, provenance=provenance), fresh, workers or os.cpu_count() or 1):
+        if isinstance(result, WorkerCrashed):
+            result = Refused(str(path), None, "analysing this file crashed the worker process twice")
         if isinstance(result, Refused):
             note(_refuse(writer, known_errors, result))
         elif result.song_id in song_ids:
@@ -167,10 +120,13 @@ def ingest(
             song_ids.add(result.song_id)
             for table, row in result.rows.items():
                 writer.add(table, row)
+            batch_songs.append(song_row(result.rows))
             report.audio_seconds += result.audio_seconds
             note(Outcome(result.path, "ingested", result.song_id))
 
     ingested = len(report.of("ingested"))
+    if batch_songs:
+        classify(lake, writer, batch_songs)
     report.version = writer.commit(
         "ingest",
         f"ingested {ingested} songs, refused {len(report.of('refused'))}",
@@ -192,3 +148,53 @@ def _refuse(writer: BatchWriter, known: set[tuple[str | None, str]], refused: Re
             "refused_at": datetime.now(timezone.utc),
         })
     return Outcome(refused.path, "refused", refused.reason)
+
+
+def reanalyze_lake(
+    lake: Lake,
+    everything: bool = False,
+    workers: int | None = None,
+    on_song: Callable[[int, int], None] | None = None,
+) -> tuple[int, int | None, list[str]]:
+    """Analyse again, from their original files, the songs whose analysis is older than this
+    songlake's (or every song); one new lake version. Returns (songs, version, failures)."""
+    from songlake.udfs import ANALYSIS_VERSION
+
+    con = connect(lake)
+    where = "" if everything else f"WHERE analysis_version IS NULL OR analysis_version < {int(ANALYSIS_VERSION)}"
+    wanted = {row[0] for row in con.execute(f"SELECT song_id FROM songs {where}").fetchall()}
+    originals = lake.dataset("originals")
+    ids = originals.to_table(columns=["song_id"]).column("song_id").to_pylist()
+    positions = {sid: i for i, sid in enumerate(ids) if sid in wanted}
+
+    def items():
+        for sid, position in positions.items():
+            yield sid, originals.take_blobs("data", indices=[position])[0].read()
+
+    writer = BatchWriter(lake)
+    failures: list[str] = []
+    analysed: dict[str, dict] = {}
+    done = 0
+    for (sid, _), row in parallel_map(_reanalyze_item, items(), workers or os.cpu_count() or 1):
+        done += 1
+        if isinstance(row, Exception):
+            failures.append(f"{sid}: {row}")
+        else:
+            writer.add("analysis", row)
+            analysed[sid] = row
+        if on_song:
+            on_song(done, len(positions))
+    if analysed:
+        base = {r["song_id"]: r for r in run(connect(lake), "SELECT * FROM songs").to_pylist() if r["song_id"] in analysed}
+        batch = [song_row({"tracks": base[sid], "analysis": row, "embeddings": {"embedding": base[sid]["embedding"]}})
+                 for sid, row in analysed.items()]
+        classify(lake, writer, batch, replaced=set(analysed))
+    version = writer.commit("analyze", f"re-analysed {done - len(failures)} songs", {"songs": done - len(failures)})
+    return done - len(failures), version, failures
+
+
+def _reanalyze_item(item: tuple[str, bytes]):
+    try:
+        return reanalyze(*item)
+    except Exception as exc:  # recorded per song; the others go on
+        return exc

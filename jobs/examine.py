@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from songlake.udfs import ANALYSIS_VERSION
+from songlake.jobs.analyze import ANALYSIS_RATE, analyze_audio
 from songlake.udfs.audio import UnreadableAudio, decode, song_id
-from songlake.udfs.beats import ANALYSIS_RATE, track_beats
 from songlake.udfs.embedding import MODEL, embed
-from songlake.udfs.key import detect_key
 from songlake.udfs.quality import assess
 from songlake.udfs.tags import read_tags
 
@@ -76,14 +74,10 @@ def examine(path: str | Path, provenance: Provenance = Provenance()) -> Examined
         tags = read_tags(data)
         stage = "quality"
         quality = assess(audio)
+        stage = "embedding"
         mono = audio.mono_at(ANALYSIS_RATE)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # degenerate audio yields empty results, recorded as NULL
-            stage = "beats"
-            beats = track_beats(mono)
-            stage = "key"
-            key = detect_key(mono)
-            stage = "embedding"
+            warnings.simplefilter("ignore")  # silence gives the zero vector
             vector = embed(mono)
     except Exception as exc:  # a bug in one stage must not stop the batch; the reason is kept
         return Refused(str(path), sha, f"analysis failed in the {stage} stage: {type(exc).__name__}: {exc}")
@@ -127,12 +121,22 @@ def examine(path: str | Path, provenance: Provenance = Provenance()) -> Examined
             "tracks": track,
             "originals": {"song_id": sid, "file_sha256": sha, "filename": path.name,
                           "format": audio.format, "size_bytes": len(data), "data": data},
-            "analysis": {"song_id": sid, "analysis_version": ANALYSIS_VERSION, "analyzed_at": now,
-                         "bpm": beats.bpm, "beats": list(beats.beats), "key": key.name,
-                         "key_confidence": key.confidence if key.name else None},
+            "analysis": analysis_row(sid, mono),
             "embeddings": {"song_id": sid, "model": MODEL, "embedding": vector.vector.tolist()},
         },
     )
+
+
+def analysis_row(sid: str, mono) -> dict:
+    """The analysis table's row for one song from its mono 44.1 kHz audio."""
+    analysis = analyze_audio(mono, ANALYSIS_RATE)
+    return {"song_id": sid, "analyzed_at": datetime.now(timezone.utc), **analysis.values,
+            "failed_stages": analysis.failed or None}
+
+
+def reanalyze(song_id_: str, data: bytes) -> dict:
+    """A fresh analysis row for a song already in the lake, from its original file's bytes."""
+    return analysis_row(song_id_, decode(data).mono_at(ANALYSIS_RATE))
 
 
 def _round(value: float | None, digits: int) -> float | None:

@@ -22,8 +22,17 @@ log = logging.getLogger(__name__)
 
 Migration = Callable[[Lake], dict[str, int]]
 
-# Schema 1 is the first; later versions add their steps here, e.g. MIGRATIONS[2] = _v2.
-MIGRATIONS: dict[int, Migration] = {}
+
+
+def _v2(lake: Lake) -> dict[str, int]:
+    """Schema 2: the full analysis columns and the genres table."""
+    versions = add_columns(lake, "analysis", tables.ANALYSIS_V2_COLUMNS)
+    if not (lake.tables_dir / "genres.lance").exists():
+        versions |= create_table(lake, "genres", tables.GENRES)
+    return versions
+
+
+MIGRATIONS: dict[int, Migration] = {2: _v2}
 
 
 def add_columns(lake: Lake, table: str, fields: list[pa.Field]) -> dict[str, int]:

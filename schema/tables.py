@@ -8,6 +8,8 @@ rows without rewriting audio:
   everything;
 - ``analysis``: MIR results, one row per song and analysis version;
 - ``embeddings``: one vector per song and embedding model;
+- ``genres``: genre predictions, one row per song each time the collection's genre model is
+  refitted (the newest row per song counts);
 - ``ingest_errors``: every refused file with the reason;
 - ``commits``: the lake's own log. Its Lance version *is* the lake version, and each row records
   the versions of the other tables at that lake version.
@@ -19,7 +21,7 @@ import pyarrow as pa
 
 from songlake.udfs.embedding import DIM as EMBEDDING_DIM
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _TIME = pa.timestamp("us", tz="UTC")
 
@@ -61,7 +63,12 @@ ORIGINALS = pa.schema([
     pa.field("data", pa.large_binary(), metadata={"lance-encoding:blob": "true"}),
 ])
 
-ANALYSIS = pa.schema([
+SPAN = pa.struct([pa.field("start", pa.float64()), pa.field("end", pa.float64()), pa.field("label", pa.string())])
+CADENCE = pa.struct([pa.field("type", pa.string()), pa.field("strength", pa.float64()), pa.field("time", pa.float64())])
+GENRE_SCORE = pa.struct([pa.field("genre", pa.string()), pa.field("confidence", pa.float64())])
+
+# Schema 1 had the first seven columns; schema 2 added the rest (see migrations.py).
+ANALYSIS_V1 = [
     pa.field("song_id", pa.string(), nullable=False),
     pa.field("analysis_version", pa.int32(), nullable=False),
     pa.field("analyzed_at", _TIME),
@@ -69,12 +76,39 @@ ANALYSIS = pa.schema([
     pa.field("beats", pa.list_(pa.float64())),
     pa.field("key", pa.string()),
     pa.field("key_confidence", pa.float64()),
-])
+]
+ANALYSIS_V2_COLUMNS = [
+    pa.field("downbeats", pa.list_(pa.float64())),
+    pa.field("time_signature", pa.string()),
+    pa.field("syncopation_index", pa.float64()),
+    pa.field("rhythmic_complexity", pa.float64()),
+    pa.field("strong_beats", pa.list_(pa.int32())),
+    pa.field("weak_beats", pa.list_(pa.int32())),
+    pa.field("chords", pa.list_(SPAN)),
+    pa.field("roman_numerals", pa.list_(pa.string())),
+    pa.field("functional_harmony", pa.list_(pa.string())),
+    pa.field("common_patterns", pa.list_(pa.string())),
+    pa.field("cadences", pa.list_(CADENCE)),
+    pa.field("progression_complexity", pa.float64()),
+    pa.field("sections", pa.list_(SPAN)),
+    pa.field("failed_stages", pa.list_(pa.string())),  # 'stage: reason' for each stage that failed
+]
+ANALYSIS = pa.schema(ANALYSIS_V1 + ANALYSIS_V2_COLUMNS)
 
 EMBEDDINGS = pa.schema([
     pa.field("song_id", pa.string(), nullable=False),
     pa.field("model", pa.string(), nullable=False),
     pa.field("embedding", pa.list_(pa.float32(), EMBEDDING_DIM)),
+])
+
+GENRES = pa.schema([
+    pa.field("song_id", pa.string(), nullable=False),
+    pa.field("model", pa.string()),  # e.g. 'prior' or 'classifier(212 tagged)'
+    pa.field("primary_genre", pa.string()),
+    pa.field("genre_confidence", pa.float64()),
+    pa.field("predicted_genres", pa.list_(GENRE_SCORE)),
+    pa.field("tag_suspicious", pa.bool_()),  # the model confidently contradicts the genre tag
+    pa.field("predicted_at", _TIME),
 ])
 
 INGEST_ERRORS = pa.schema([
@@ -100,5 +134,6 @@ TABLES: dict[str, pa.Schema] = {
     "originals": ORIGINALS,
     "analysis": ANALYSIS,
     "embeddings": EMBEDDINGS,
+    "genres": GENRES,
     "ingest_errors": INGEST_ERRORS,
 }

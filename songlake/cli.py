@@ -185,5 +185,48 @@ def similar(song_id: str, lake_dir: Path | None, k: int, version: str | None, fm
     render(table, fmt, console())
 
 
+@main.command()
+@click.argument("song_id")
+@lake_option
+@click.option("--version", "version", default=None, help="Show the song as it was at this lake version or tag.")
+def show(song_id: str, lake_dir: Path | None, version: str | None) -> None:
+    """One song as a nested JSON document: basic_info, quality, audio_stems, music_theory, structure."""
+    import json
+
+    from songlake._output import _plain
+    from songlake.schema import LakeError
+    from songlake.schema.document import song_document
+
+    lake = _open(lake_dir)
+    try:
+        document = song_document(lake, song_id.strip(), version)
+    except LakeError as exc:
+        raise click.ClickException(str(exc)) from None
+    console().file.write(json.dumps(_plain(document), indent=2) + "\n")
+
+
+@main.command()
+@lake_option
+@click.option("--all", "everything", is_flag=True, help="Analyse every song, not only those analysed by an older songlake.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: $SONGLAKE_WORKERS or the CPU count).")
+def analyze(lake_dir: Path | None, everything: bool, workers: int | None) -> None:
+    """Analyse songs again from their original files, as one new lake version.
+
+    By default only songs whose analysis is older than this songlake's analysis version."""
+    from songlake.jobs import reanalyze_lake
+
+    lake = _open(lake_dir)
+    columns = [TextColumn("[bold]analyze"), BarColumn(), MofNCompleteColumn(), _SongsPerSecond(), TimeRemainingColumn()]
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task("analyze", total=None)
+        songs, version, failures = reanalyze_lake(
+            lake, everything, workers or _settings().workers, lambda done, total: progress.update(task, completed=done, total=total))
+    for failure in failures:
+        err.print(f"  [red]failed[/red] {failure}")
+    where = f"lake version {version}" if version else f"no new version (lake stays at {lake.version()})"
+    err.print(f"[bold]{songs} songs analysed[/bold], {len(failures)} failed; {where}.")
+    sys.exit(1 if failures else 0)
+
+
 if __name__ == "__main__":
     main()

@@ -2,9 +2,10 @@
 -- answers: every song in the lake with its public columns (the data contract of ARCHITECTURE.md)
 -- parameters: none
 --
--- Each song appears once: the first file ingested for its audio, its newest analysis and its
--- embedding. Columns whose stage songlake does not compute yet are typed NULLs so that queries
--- written against the contract already run; README.md lists which ones.
+-- Each song appears once: the first file ingested for its audio, its newest analysis (highest
+-- analysis_version, then latest), its embedding and its newest genre prediction. Columns of a
+-- stage songlake does not run yet are typed NULLs so queries written against the contract
+-- already run; README.md says which.
 CREATE OR REPLACE VIEW songs AS
 WITH tracks AS (
     SELECT * FROM lake_tracks
@@ -15,34 +16,26 @@ WITH tracks AS (
 ), embeddings AS (
     SELECT * FROM lake_embeddings
     QUALIFY row_number() OVER (PARTITION BY song_id ORDER BY model) = 1
+), genres AS (
+    SELECT * FROM lake_genres
+    QUALIFY row_number() OVER (PARTITION BY song_id ORDER BY predicted_at DESC) = 1
 )
 SELECT
     t.song_id, t.file_sha256, t.filename, t.format, t.bitrate_kbps, t.sample_rate, t.channels,
     t.duration,
     t.title, t.artist, t.album, t.year, t.genre_tag, t.track, t.license, t.source,
-    a.bpm, a.beats,
-    CAST(NULL AS DOUBLE[]) AS downbeats,
-    CAST(NULL AS VARCHAR) AS time_signature,
-    CAST(NULL AS DOUBLE) AS syncopation_index,
-    CAST(NULL AS DOUBLE) AS rhythmic_complexity,
-    CAST(NULL AS INTEGER[]) AS strong_beats,
-    CAST(NULL AS INTEGER[]) AS weak_beats,
-    a.key, a.key_confidence,
-    CAST(NULL AS STRUCT("start" DOUBLE, "end" DOUBLE, label VARCHAR)[]) AS chords,
-    CAST(NULL AS VARCHAR[]) AS roman_numerals,
-    CAST(NULL AS VARCHAR[]) AS functional_harmony,
-    CAST(NULL AS VARCHAR[]) AS common_patterns,
-    CAST(NULL AS STRUCT("type" VARCHAR, strength DOUBLE, "time" DOUBLE)[]) AS cadences,
-    CAST(NULL AS DOUBLE) AS progression_complexity,
-    CAST(NULL AS STRUCT("start" DOUBLE, "end" DOUBLE, label VARCHAR)[]) AS sections,
-    CAST(NULL AS VARCHAR) AS primary_genre,
-    CAST(NULL AS DOUBLE) AS genre_confidence,
-    CAST(NULL AS STRUCT(genre VARCHAR, confidence DOUBLE)[]) AS predicted_genres,
+    a.bpm, a.beats, a.downbeats, a.time_signature, a.syncopation_index, a.rhythmic_complexity,
+    a.strong_beats, a.weak_beats,
+    a.key, a.key_confidence, a.chords, a.roman_numerals, a.functional_harmony, a.common_patterns,
+    a.cadences, a.progression_complexity,
+    a.sections,
+    g.primary_genre, g.genre_confidence, g.predicted_genres, g.tag_suspicious AS genre_tag_suspicious,
     t.loudness_lufs, t.peak_dbfs, t.clipping_ratio, t.silence_ratio, t.bandwidth_hz,
     t.suspected_transcode, t.quality_flags,
     'pending' AS stems_status,
     e.embedding,
-    a.analysis_version, t.ingested_at
+    a.analysis_version, a.failed_stages AS analysis_failures, t.ingested_at
 FROM tracks t
 LEFT JOIN analysis a USING (song_id)
-LEFT JOIN embeddings e USING (song_id);
+LEFT JOIN embeddings e USING (song_id)
+LEFT JOIN genres g USING (song_id);

@@ -109,3 +109,19 @@ def test_similar(cli, folder, write, song, tmp_path):
     assert hits[1]["title"] == "Second" and hits[1]["similarity"] < hits[0]["similarity"]
     result = cli("similar", "0" * 32, "--lake", lake)
     assert result.exit_code == 1 and "no song" in result.output
+
+
+def test_show_prints_the_nested_document(cli, folder, tmp_path):
+    lake = str(tmp_path / "lake")
+    cli("ingest", str(folder), "--lake", lake, "--workers", "1")
+    first = json.loads(cli("sql", "select song_id from songs where title = 'First'", "--lake", lake, "--format", "json").output)[0]
+    document = json.loads(cli("show", first["song_id"], "--lake", lake).output)
+    assert document["basic_info"]["title"] == "First" and document["basic_info"]["year"] == 1999
+    theory = document["music_theory"]
+    assert theory["harmonic_analysis"]["key"] == "C major"
+    assert len(theory["harmonic_analysis"]["roman_numerals"]) == len(theory["harmonic_analysis"]["chords"])
+    assert theory["rhythmic_analysis"]["time_signature"] == "4/4"
+    assert theory["genre_analysis"]["primary_genre"] and document["structure"]["sections"]
+    assert document["audio_stems"]["status"] == "pending"
+    result = cli("show", "f" * 32, "--lake", lake)
+    assert result.exit_code == 1 and "no song" in result.output

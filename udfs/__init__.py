@@ -1,13 +1,21 @@
-"""Pure analysis functions: audio in, small typed results out. No database, no queue.
+"""Pure analysis functions: audio (or earlier results) in, small typed results out. No database,
+no queue.
 
 - ``audio.decode(bytes) -> Audio`` and ``audio.song_id(Audio)``; ``UnreadableAudio`` for refusals
-- ``tags.read_tags(bytes) -> Tags``
-- ``quality.assess(Audio) -> Quality``
-- ``beats.track_beats(mono) -> Beats``, ``key.detect_key(mono) -> Key``
+- ``tags.read_tags(bytes) -> Tags``; ``quality.assess(Audio) -> Quality``
+- ``beats.track_beats(mono) -> Beats``: beats, downbeats, meter, tempo
+- ``rhythm.rhythm_profile(mono, sr, beats) -> RhythmProfile``: syncopation, rhythmic complexity,
+  strong and weak beats
+- ``chords.recognize_chords(mono, sr, beats, downbeats) -> Chords`` (Harte labels)
+- ``key.detect_key(mono, sr, chords) -> Key``
+- ``sections.segment(mono, sr, beats, downbeats, chords) -> Sections``
+- ``theory.harmonic_analysis(chords, key, ...) -> Harmony``: roman numerals, functions, cadences,
+  named progressions, complexity; ``theory.SQL_FUNCTIONS`` for DuckDB
+- ``genre``: ``GenreInputs``, ``GenreModel`` (learned from the collection's tags), ``prior_genre``
 - ``embedding.embed(mono) -> Embedding``
 
 ``ANALYSIS_VERSION`` rises whenever a change would alter any stored analysis result, so the
-lake can tell which songs an upgrade should re-analyse.
+lake can tell which songs an upgrade should re-analyse (``songlake analyze``).
 """
 
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: downbeats, meter, rhythm profile, chords, theory, sections, genre

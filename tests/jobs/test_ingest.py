@@ -87,7 +87,7 @@ def test_provenance_and_quality_columns(lake, write, song):
     assert row["bitrate_kbps"] == 192 and row["sample_rate"] == 44100 and row["channels"] == 2
     assert "bitrate_below_320" in row["quality_flags"] and "shorter_than_2min" in row["quality_flags"]
     assert -40 < row["loudness_lufs"] < 0 and row["peak_dbfs"] < 0 and row["suspected_transcode"] is False
-    assert len(row["embedding"]) == 64 and len(row["beats"]) > 30 and row["analysis_version"] == 1
+    assert len(row["embedding"]) == 64 and len(row["beats"]) > 30 and row["analysis_version"] == 2
     assert row["stems_status"] == "pending"
 
 
@@ -109,3 +109,31 @@ def test_discover_takes_named_files_whatever_their_name(write, song):
     odd = write("no-extension", encode(song.samples, "wav"))
     files, passed = discover([odd, odd.parent])
     assert files == [odd] and passed == []
+
+
+def test_songs_get_genres_and_the_whole_analysis(lake, write, song, other_song):
+    a = write("a.mp3", encode(song.samples, "mp3"))
+    tag_id3(a, genre="Pop")
+    write("b.mp3", encode(other_song.samples, "mp3"))
+    ingest(lake, [a.parent], workers=1)
+    rows = _rows(lake, "SELECT primary_genre, genre_confidence, predicted_genres, genre_tag_suspicious, "
+                       "time_signature, chords, roman_numerals, sections, analysis_failures FROM songs")
+    assert len(rows) == 2
+    for row in rows:
+        assert row["primary_genre"] in {g["genre"] for g in row["predicted_genres"]}
+        assert 0 < row["genre_confidence"] <= 1 and row["genre_tag_suspicious"] is False
+        assert row["time_signature"] and row["chords"] and row["sections"] and row["analysis_failures"] is None
+        assert len(row["roman_numerals"]) == len(row["chords"])
+    models = _rows(lake, "SELECT DISTINCT model FROM lake_genres")
+    assert models == [{"model": "prior"}]  # one tagged song teaches nothing yet
+
+
+def test_reanalysis_reads_the_originals_and_makes_one_version(lake, write, song):
+    from songlake.jobs import reanalyze_lake
+
+    ingest(lake, [write("a.mp3", encode(song.samples, "mp3"))], workers=1)
+    assert reanalyze_lake(lake, everything=False, workers=1)[:2] == (0, None)  # nothing is outdated
+    songs, version, failures = reanalyze_lake(lake, everything=True, workers=1)
+    assert (songs, version, failures) == (1, 3, [])
+    assert _rows(lake, "SELECT count(*) AS n FROM lake_analysis") == [{"n": 2}]
+    assert _rows(lake, "SELECT count(*) AS n FROM songs") == [{"n": 1}]
