@@ -35,6 +35,8 @@ class SongSpec:
     beats_per_bar: int = 4
     drums: bool = True
     seed: int = 0
+    subdivisions: int = 2  # hi-hats per beat; 3 makes a compound meter (6/8: beats_per_bar=2, bpm in dotted quarters)
+    jitter: float = 0.0  # humanised timing: standard deviation of each note's onset, in seconds (the truth stays on the grid)
 
 
 @dataclass
@@ -110,6 +112,13 @@ def chord_of(tonic: str, mode: str, degree: int) -> tuple[int, str]:
 def render_song(spec: SongSpec, sample_rate: int = SAMPLE_RATE) -> Rendered:
     """Render a song from its spec; the truth comes back with the audio."""
     rng = np.random.default_rng(spec.seed)
+    timing = np.random.default_rng([spec.seed, 1])  # its own stream: jitter leaves the notes unchanged
+
+    def at(seconds: float, offset: float = 0.0) -> int:
+        """The sample where a note placed at seconds (+ offset) starts, humanised by spec.jitter."""
+        late = int(round(timing.normal(0, spec.jitter) * sample_rate)) if spec.jitter else 0
+        return max(0, int(seconds * sample_rate) + int(offset * sample_rate) + late)
+
     beat = 60.0 / spec.bpm
     bar = beat * spec.beats_per_bar
     total = int((spec.bars * bar + 1.0) * sample_rate)
@@ -133,21 +142,22 @@ def render_song(spec: SongSpec, sample_rate: int = SAMPLE_RATE) -> Rendered:
             tone = _harmonic_tone(midi_to_hz(note), n, sample_rate, harmonics=24, rolloff=1.2)
             _add(chords, tone * _envelope(n, sample_rate, 0.02, 0.1) * 0.12, start)
         for k in range(spec.beats_per_bar):
-            onset = int((start_s + k * beat) * sample_rate)
+            onset = at(start_s + k * beat)
             m = int(beat * sample_rate * 0.9)
             bass_note = 36 + (root - 36) % 12
             _add(bass, _harmonic_tone(midi_to_hz(bass_note), m, sample_rate, 8) * _envelope(m, sample_rate, 0.005, 0.05) * 0.25, onset)
             if spec.drums:
                 if k % 2 == 0:
-                    _add(drums, kick * 0.8, onset)
+                    _add(drums, kick * 0.8, at(start_s + k * beat))
                 else:
-                    _add(drums, snare * 0.5, onset)
-                for half in (0, 1):
-                    _add(drums, hat, onset + int(half * beat / 2 * sample_rate))
+                    _add(drums, snare * 0.5, at(start_s + k * beat))
+                for j in range(spec.subdivisions):
+                    _add(drums, hat, at(start_s + k * beat, j * beat / spec.subdivisions))
             # melody: chord tones and scale steps, one note a beat
             step = scale[(degree - 1 + int(rng.integers(0, 5))) % 7]
             mel = 72 + (tonic_pc + step) % 12
-            _add(lead, _harmonic_tone(midi_to_hz(mel), m, sample_rate, 6, 1.5) * _envelope(m, sample_rate, 0.01, 0.08) * 0.08, onset)
+            _add(lead, _harmonic_tone(midi_to_hz(mel), m, sample_rate, 6, 1.5) * _envelope(m, sample_rate, 0.01, 0.08) * 0.08,
+                 at(start_s + k * beat))
     left = drums + bass + 1.1 * chords + 0.7 * lead
     right = drums + bass + 0.9 * chords + 1.3 * lead
     mix = np.stack([left, right])

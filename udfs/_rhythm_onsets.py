@@ -1,14 +1,16 @@
-"""The rhythm front end: onset-strength envelopes and a coarse chromagram from one short-time spectrum.
+"""The rhythm front end: onset envelopes and a coarse chromagram from one short-time spectrum.
 
-Everything rhythm needs is read off a single STFT of the audio resampled to 22.05 kHz (1024-point
-Hann window, 256-sample hop: a frame every 11.6 ms). The magnitude spectrum is pooled into
-log-spaced bands (one per bin where log spacing is finer than the bins), log-compressed, and differenced against the band-wise maximum of the frame two
-hops earlier ("SuperFlux", Böck & Widmer, DAFx 2013), which keeps vibrato and slow swells from
-reading as onsets. Summing the positive differences over bands, each band scaled by its mean,
-gives the onset envelope; summing
-over the bands below 160 Hz gives the low envelope (kick drum and bass onsets). The chromagram
-folds the bins between 110 Hz and 5 kHz onto the twelve pitch classes; it is coarse (21.5 Hz
-bins) but it only has to say *whether* the harmony changes at a beat, not what it is.
+Everything rhythm needs is read off one STFT of the audio at 22.05 kHz (1024-point Hann window,
+256-sample hop: a frame every 11.6 ms). The magnitude spectrum is pooled into log-spaced bands
+(one per bin where log spacing is finer than the bins), log-compressed, and differenced against
+the band-wise maximum of the frame two hops earlier ("SuperFlux", Böck & Widmer, DAFx 2013), which
+keeps vibrato and slow swells from reading as onsets. The positive differences summed over the
+bands give ``flux`` (on an absolute scale: is there an onset at all?); summed with each band
+scaled by its mean they give ``onset`` (what the beat tracker follows: a distorted guitar spread
+over many bands does not outvote the kick and snare); summed over the bands below 160 Hz they
+give ``low`` (kick drum and bass). The chromagram folds the bins between 110 Hz and 5 kHz onto
+the twelve pitch classes; it is coarse (21.5 Hz bins) but only has to say *whether* the harmony
+changes at a beat, not what it is.
 """
 
 from __future__ import annotations
@@ -26,20 +28,19 @@ N_FFT = 1024
 HOP = 256
 FPS = RATE / HOP  # frames per second
 LOW_CUTOFF_HZ = 160.0
+# The unscaled flux sums log-magnitude rises over ~36 bands of RMS-normalised audio: music's onsets
+# reach 15-100, white noise wanders around 2-10 with a median near 2, a steady sine stays below 0.1.
+FLUX_FLOOR = 1.0
+PEAK_RATIO = 8.0
 
 
 @dataclass(frozen=True)
 class Envelopes:
-    onset: np.ndarray  # (frames,) all bands
+    onset: np.ndarray  # (frames,) all bands, each scaled by its mean (for the beat: drums count)
+    flux: np.ndarray  # (frames,) all bands unscaled, on an absolute scale (is there an onset at all?)
     low: np.ndarray  # (frames,) bands below LOW_CUTOFF_HZ
     chroma: np.ndarray  # (frames, 12) pitch-class energy, each frame L1-normalised
     fps: float = FPS
-
-    def times(self, frames: np.ndarray) -> np.ndarray:
-        return np.asarray(frames) / self.fps
-
-    def frames(self, times: np.ndarray) -> np.ndarray:
-        return np.asarray(times) * self.fps
 
 
 @lru_cache(maxsize=1)
@@ -105,19 +106,24 @@ def envelopes(mono: np.ndarray, sample_rate: int) -> Envelopes:
     low = centres < LOW_CUTOFF_HZ
     chroma = mags @ fold
     chroma /= np.maximum(chroma.sum(axis=1, keepdims=True), 1e-9)
-    # Each band is weighed by its own mean flux, so a distorted guitar spread over many bands does
-    # not outvote the kick and snare that mark the beat (nearly empty bands are kept quiet).
+    # Each band weighed by its own mean flux; the small constant keeps nearly empty bands quiet.
     band_mean = flux.mean(axis=0, keepdims=True)
     onset = (flux / (band_mean + 0.01 * band_mean.mean() + 1e-9)).sum(axis=1)
-    return Envelopes(onset=onset, low=flux[:, low].sum(axis=1), chroma=chroma)
+    return Envelopes(onset=onset, flux=flux.sum(axis=1), low=flux[:, low].sum(axis=1), chroma=chroma)
 
 
-def onset_frames(onset: np.ndarray, spacing: int = 3, relative: float = 0.1) -> np.ndarray:
-    """Frames of the onset envelope's peaks: local maxima within spacing frames that reach
-    `relative` times its 99.5th percentile (loud enough to count, however many there are)."""
-    if not onset.any():
+def onset_frames(flux: np.ndarray, spacing: int = 3, relative: float = 0.1) -> np.ndarray:
+    """Frames of the onset peaks in the unscaled flux: local maxima within spacing frames that reach
+    `relative` times its 99.5th percentile (loud enough to count, however many there are) and
+    FLUX_FLOOR (a steady tone or hum has none)."""
+    if not flux.any():
         return np.zeros(0, int)
-    floor = relative * float(np.percentile(onset, 99.5))
-    peak = maximum_filter1d(onset, 2 * spacing + 1)
-    return np.flatnonzero((onset == peak) & (onset > max(floor, 1e-9)))
+    floor = max(FLUX_FLOOR, relative * float(np.percentile(flux, 99.5)))
+    peak = maximum_filter1d(flux, 2 * spacing + 1)
+    return np.flatnonzero((flux == peak) & (flux > floor))
 
+
+def stands_out(flux: np.ndarray) -> bool:
+    """Whether onsets rise well above the flux's typical level: not so in noise, where every frame
+    changes about as much as every other."""
+    return float(np.percentile(flux, 99.5)) > PEAK_RATIO * max(float(np.median(flux)), 0.05)

@@ -6,25 +6,27 @@ Conventions: times in seconds from the start of the audio; ``bpm`` counts beats 
 so a 6/8 bar has two beats and ``bpm`` counts dotted quarters. Swung eighths do not make a meter
 compound: a swung 4/4 stays '4/4'. Input is mono float audio at 44.1 kHz.
 
-Method, in three steps (all numpy/scipy, no trained model):
+Method, in three steps (numpy/scipy only, no trained network):
 
 1. Onsets (``_rhythm_onsets``): one STFT at 22.05 kHz, 11.6 ms hop; SuperFlux (Böck & Widmer
-   2013) over 40 log-spaced bands gives the onset envelope, the bands below 160 Hz give a
-   low-frequency envelope (kick drum, bass), and the bins are folded into a coarse chromagram.
+   2013) over ~36 log-spaced bands, each band weighed by its mean flux, gives the onset envelope;
+   the bands below 160 Hz give a low-frequency envelope (kick drum, bass); the bins folded onto
+   pitch classes give a coarse chromagram.
 2. Pulse (``_rhythm_pulse``): the period maximising the comb-filtered autocorrelation of the
    envelope (Davies & Plumbley 2007) under a log-normal tempo prior, then the pulse times by
    Ellis's (2007) dynamic programme, which follows humanised timing without losing the period.
-3. Meter (``_rhythm_meter``): the pulse may be the beat, a subdivision or a multiple of it. The
-   pulse is cut into a grid of 12 cells each, and every hypothesis (beat = 1/3 .. 3 pulses, beat
-   divided in 2 or 3, 2/3/4 beats a bar, phases) is scored on that grid by template fit of the
-   onset ranks, beat and subdivision salience, ternary-vs-binary subdivision (onsets a third of
-   the way into the beat against half-way: 6/8 against 3/4), harmonic change and low-frequency
-   onsets at the bar starts (contrast and one-way ANOVA over bar positions), and priors on the
-   tempo and the meter. The weights were fit by a structured hinge loss on rendered songs.
+3. Meter (``_rhythm_meter``): the pulse may be the beat, a subdivision or a multiple of it. Each
+   pulse is cut into 12 cells, and every hypothesis (beat = 1/3 .. 3 pulses, beat divided in 2 or
+   3, 2/3/4 beats a bar, phases) is scored on that grid: template fit of the onset ranks (the
+   subdivision pattern: thirds of the beat make 6/8, halves 3/4 or 4/4), onset strength on the
+   beats, harmonic change at the bar starts (one-way ANOVA over bar positions and the downbeat's
+   contrast), and priors on the tempo and the meter, with weights fit by a structured hinge loss
+   on rendered songs. Downbeats are where harmonic change, kick and bass onsets stand out.
 
 Beats before the first onset and after the music ends are dropped; the final bar is completed,
-since a song's last chord is usually held through it. Degenerate input (silence, too few onsets
-for a pulse) returns an empty result with a warning, never an error.
+since a song's last chord is usually held through it. Degenerate input (silence, a steady tone,
+too few onsets for a pulse, noise in which no onset stands out) returns an empty result with a
+warning, never an error.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from songlake.udfs._checks import is_silent, require_mono
 
 ANALYSIS_RATE = 44100
 MIN_ONSETS = 4  # fewer onset peaks than this cannot define a pulse
-LATENCY = 0.018  # seconds from a note's start to its peak in the onset envelope (measured on clicks)
+LATENCY = 0.018  # seconds from a note's start to its onset peak (rendered corpus; clicks peak 9 ms sooner)
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,12 @@ def track_beats(mono: np.ndarray, sample_rate: int = ANALYSIS_RATE) -> Beats:
 
     env = _rhythm_onsets.envelopes(mono, sample_rate)
     fps = env.fps
-    active = _rhythm_onsets.onset_frames(env.onset)
+    active = _rhythm_onsets.onset_frames(env.flux)
     if len(active) < MIN_ONSETS:
         warnings.warn(f"no beats: only {len(active)} onsets, too few for a pulse", stacklevel=2)
+        return EMPTY
+    if not _rhythm_onsets.stands_out(env.flux):
+        warnings.warn("no beats: no onsets stand out from the rest (noise?)", stacklevel=2)
         return EMPTY
     o = _rhythm_pulse.normalised(env.onset, fps)
     period = _rhythm_pulse.pulse_period(_rhythm_pulse.autocorrelation(o, fps), fps)

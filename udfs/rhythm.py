@@ -5,10 +5,10 @@ Conventions: ``rhythm_profile`` takes the mono audio (44.1 kHz) and the ``Beats`
 ``rhythmic_complexity`` lie in [0, 1]; ``strong_beats`` and ``weak_beats`` are 1-based positions in
 the bar that together cover the bar (4/4 rock with the kick on 1 and 3: (1, 3) and (2, 4)).
 
-Method: onsets are the peaks of the onset envelope (``_rhythm_onsets``), the louder half of them
-(the accented layer: soft hi-hats on every sixteenth would fill every position and hide any
-syncopation), quantised to the nearest sixteenth of the local beat (eighth in 12/8) between the
-tracked beats and laid out bar by bar from the downbeats.
+Method: onsets are the peaks of the spectral flux (``_rhythm_onsets``) that reach half the
+strength of the loud ones (the accented layer: soft hi-hats on every sixteenth would fill every
+position and hide any syncopation), quantised to the nearest sixteenth of the local beat (eighth
+in 12/8) between the tracked beats and laid out bar by bar from the downbeats.
 
 - ``syncopation_index``: Longuet-Higgins & Lee (1984) syncopation of that onset pattern, per bar,
   divided by the largest value a one-bar pattern can reach in the meter, averaged over the bars
@@ -37,6 +37,7 @@ from songlake.udfs._checks import is_silent, require_mono
 from songlake.udfs.beats import ANALYSIS_RATE, LATENCY, Beats
 
 MIN_BARS = 2
+ACCENT = 0.5  # onsets at least this fraction of the loud ones (90th percentile) count as accented
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,9 @@ def rhythm_profile(mono: np.ndarray, sample_rate: int, beats: Beats) -> RhythmPr
         warnings.warn("no syncopation or strong beats: the beats come without a meter or downbeats", stacklevel=2)
     meter = signature or "4/4"  # complexity only needs a grid; 4/4 sixteenths when the meter is unknown
     env = _rhythm_onsets.envelopes(mono, sample_rate)
-    peaks = _rhythm_onsets.onset_frames(env.onset)
-    if len(peaks):  # the accented half: soft hi-hats on every sixteenth would hide any syncopation
-        peaks = peaks[env.onset[peaks] >= np.median(env.onset[peaks])]
+    peaks = _rhythm_onsets.onset_frames(env.flux)
+    if len(peaks):  # the accented notes: soft hi-hats on every sixteenth would hide any syncopation
+        peaks = peaks[env.flux[peaks] >= ACCENT * np.percentile(env.flux[peaks], 90)]
     onset_times = peaks / env.fps + LATENCY
     first_downbeat = downbeats[0] if len(downbeats) else times[0]
     pattern = _grid_pattern(onset_times, times, first_downbeat, meter)
@@ -126,7 +127,7 @@ def _strong_and_weak(env, beats: np.ndarray, downbeats: np.ndarray, per_bar: int
     """Bar positions whose mean low-frequency accent (kick drum, bass) is high, and the rest."""
     from songlake.udfs._rhythm_meter import sample
 
-    accent = _standard(sample(env.low, (beats - LATENCY) * env.fps))
+    accent = _standard(sample(env.low, (beats - LATENCY) * env.fps, width=9))  # ±46 ms: humanised kicks
     first = int(np.argmin(np.abs(beats - downbeats[0])))
     position = (np.arange(len(beats)) - first) % per_bar
     means = np.array([accent[position == p].mean() if np.any(position == p) else 0.0 for p in range(per_bar)])
@@ -144,4 +145,4 @@ def _standard(x: np.ndarray) -> np.ndarray:
 
 
 def _round(x: float | None) -> float | None:
-    return None if x is None else round(float(x), 4)
+    return None if x is None else round(float(x), 4) + 0.0  # + 0.0: no negative zero
