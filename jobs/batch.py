@@ -185,7 +185,8 @@ def reanalyze_lake(
         if on_song:
             on_song(done, len(positions))
     if analysed:
-        base = {r["song_id"]: r for r in run(connect(lake), "SELECT * FROM songs").to_pylist() if r["song_id"] in analysed}
+        rows = run(connect(lake), "SELECT * FROM songs WHERE list_contains($1, song_id)", params=[list(analysed)])
+        base = {r["song_id"]: r for r in rows.to_pylist()}
         batch = [song_row({"tracks": base[sid], "analysis": row, "embeddings": {"embedding": base[sid]["embedding"]}})
                  for sid, row in analysed.items()]
         classify(lake, writer, batch, replaced=set(analysed))

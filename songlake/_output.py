@@ -14,7 +14,8 @@ from rich.table import Table
 FORMATS = ("table", "csv", "json", "jsonl")
 
 
-def _plain(value):
+def plain(value):
+    """A value as JSON can hold it: times as ISO text, bytes as hex, floats to 6 places."""
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, bytes):
@@ -22,9 +23,9 @@ def _plain(value):
     if isinstance(value, float):
         return round(value, 6)
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     return value
 
 
@@ -32,11 +33,11 @@ def _cell(value, width: int = 60) -> str:
     if value is None:
         return "∅"
     if isinstance(value, (list, dict)):
-        text = json.dumps(_plain(value))
+        text = json.dumps(plain(value))
     elif isinstance(value, float):
         text = f"{value:.6g}"
     else:
-        text = str(_plain(value))
+        text = str(plain(value))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -50,16 +51,16 @@ def console() -> Console:
 def render(table: pa.Table, fmt: str, console: Console, truncated: bool = False) -> None:
     rows = table.to_pylist()
     if fmt == "json":
-        console.file.write(json.dumps([_plain(r) for r in rows], indent=2) + "\n")
+        console.file.write(json.dumps([plain(r) for r in rows], indent=2) + "\n")
     elif fmt == "jsonl":
         for row in rows:
-            console.file.write(json.dumps(_plain(row)) + "\n")
+            console.file.write(json.dumps(plain(row)) + "\n")
     elif fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(table.column_names)
         for row in rows:
-            writer.writerow([json.dumps(_plain(v)) if isinstance(v, (list, dict)) else _plain(v) for v in row.values()])
+            writer.writerow([json.dumps(plain(v)) if isinstance(v, (list, dict)) else plain(v) for v in row.values()])
         console.file.write(buffer.getvalue())
     else:
         out = Table(show_lines=False, header_style="bold")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -31,18 +32,33 @@ def lake_option(command):
 
 
 def _open(lake_dir: Path | None, create: bool = False):
-    from songlake.schema import Lake, LakeError
+    from songlake.schema import Lake
 
-    try:
+    with _lake_errors():
         return Lake.open(lake_dir or _settings().lake, create=create)
-    except LakeError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 class _SongsPerSecond(ProgressColumn):
     def render(self, task):
         speed = task.finished_speed or task.speed
-        return TextColumn("").render(task) if speed is None else f"{speed:.2f} songs/s"
+        return "" if speed is None else f"{speed:.2f} songs/s"
+
+
+def _progress(label: str) -> Progress:
+    """A progress bar on stderr with songs done, songs per second and time left."""
+    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), _SongsPerSecond(),
+                    TimeRemainingColumn(), console=err)
+
+
+@contextmanager
+def _lake_errors():
+    """Errors about the lake (unknown versions, bad SQL, missing songs) as one-line messages, exit 1."""
+    from songlake.schema import LakeError
+
+    try:
+        yield
+    except LakeError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,8 +94,7 @@ def ingest(paths: tuple[Path, ...], lake_dir: Path | None, license_: str | None,
         err.print(f"No folder given: ingesting {len(made)} synthesised demo songs from {folder}")
         paths = (folder,)
 
-    columns = [TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), _SongsPerSecond(), TimeRemainingColumn()]
-    with Progress(*columns, console=err, transient=False) as progress:
+    with _progress("ingest") as progress:
         task = progress.add_task("ingest", total=None)
 
         def on_file(outcome, done: int, total: int) -> None:
@@ -117,14 +132,12 @@ def _summarise(report, lake) -> None:
 @click.option("--max-rows", type=click.IntRange(min=0), default=None, help="Print at most this many rows (0: all; default $SONGLAKE_MAX_ROWS).")
 def sql(query: str, lake_dir: Path | None, version: str | None, fmt: str, max_rows: int | None) -> None:
     """Run SQL over the lake's views (songs, ingest_errors, lake_versions) with DuckDB."""
-    from songlake.schema import LakeError, connect, run
+    from songlake.schema import connect, run
 
     lake = _open(lake_dir)
     limit = _settings().max_rows if max_rows is None else max_rows
-    try:
+    with _lake_errors():
         table = run(connect(lake, version), query, max_rows=(limit + 1) if limit else None)
-    except LakeError as exc:
-        raise click.ClickException(str(exc)) from None
     truncated = bool(limit) and table.num_rows > limit
     render(table.slice(0, limit) if truncated else table, fmt, console(), truncated)
 
@@ -150,13 +163,9 @@ def versions(lake_dir: Path | None) -> None:
 @click.option("--version", "version", default=None, help="The version to tag (default: the latest).")
 def tag(name: str, lake_dir: Path | None, version: str | None) -> None:
     """Name a lake version, e.g. the one a model was trained on."""
-    from songlake.schema import LakeError
-
     lake = _open(lake_dir)
-    try:
+    with _lake_errors():
         number = lake.tag(name, version)
-    except LakeError as exc:
-        raise click.ClickException(str(exc)) from None
     err.print(f"tagged version {number} as '{name}'")
 
 
@@ -170,18 +179,16 @@ def similar(song_id: str, lake_dir: Path | None, k: int, version: str | None, fm
     """The songs most similar to SONG_ID, by embedding (cosine similarity)."""
     import pyarrow as pa
 
-    from songlake.schema import LakeError, connect, run, similar as nearest
+    from songlake.schema import connect, run, similar as nearest
 
     lake = _open(lake_dir)
-    try:
+    with _lake_errors():
         hits = nearest(lake, song_id.strip(), k, version)
         con = connect(lake, version)
         con.register("hits", pa.table({"song_id": [h[0] for h in hits], "similarity": [h[1] for h in hits],
                                        "rank": list(range(1, len(hits) + 1))}))
         table = run(con, "SELECT h.rank, h.song_id, h.similarity, s.title, s.artist, s.bpm, s.key "
                          "FROM hits h JOIN songs s USING (song_id) ORDER BY h.rank")
-    except LakeError as exc:
-        raise click.ClickException(str(exc)) from None
     render(table, fmt, console())
 
 
@@ -193,16 +200,13 @@ def show(song_id: str, lake_dir: Path | None, version: str | None) -> None:
     """One song as a nested JSON document: basic_info, quality, audio_stems, music_theory, structure."""
     import json
 
-    from songlake._output import _plain
-    from songlake.schema import LakeError
+    from songlake._output import plain
     from songlake.schema.document import song_document
 
     lake = _open(lake_dir)
-    try:
+    with _lake_errors():
         document = song_document(lake, song_id.strip(), version)
-    except LakeError as exc:
-        raise click.ClickException(str(exc)) from None
-    console().file.write(json.dumps(_plain(document), indent=2) + "\n")
+    console().file.write(json.dumps(plain(document), indent=2) + "\n")
 
 
 @main.command()
@@ -216,8 +220,7 @@ def analyze(lake_dir: Path | None, everything: bool, workers: int | None) -> Non
     from songlake.jobs import reanalyze_lake
 
     lake = _open(lake_dir)
-    columns = [TextColumn("[bold]analyze"), BarColumn(), MofNCompleteColumn(), _SongsPerSecond(), TimeRemainingColumn()]
-    with Progress(*columns, console=err) as progress:
+    with _progress("analyze") as progress:
         task = progress.add_task("analyze", total=None)
         songs, version, failures = reanalyze_lake(
             lake, everything, workers or _settings().workers, lambda done, total: progress.update(task, completed=done, total=total))

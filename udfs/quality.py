@@ -14,7 +14,6 @@ keeps its 16.8 kHz cliff and is flagged; a genuine 320 kbps file is not.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from songlake import synth
 from songlake.jobs import Provenance, discover, ingest
 from songlake.schema import Lake, connect, run
 from songlake.synth import encode, tag_id3
