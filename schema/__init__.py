@@ -5,6 +5,8 @@ them through DuckDB, vector search through LanceDB, and migrations.
 - ``BatchWriter(lake)``: stream rows to fragments, ``commit()`` once for one new version.
 - ``connect(lake, version)``: a DuckDB connection with the public views; ``run()`` a query.
 - ``similar(lake, song_id, k)``: nearest songs by embedding.
+- ``schema.stems``: stems as FLAC parts (encode, read a time range, export); ``schema.optimize``:
+  compaction and cleanup of old versions.
 """
 
 from songlake.schema.errors import LakeError, NotALake, QueryError, SchemaTooNew, UnknownVersion

@@ -33,7 +33,7 @@ def song_document(lake: Lake, song_id: str, version: int | str | None = None) ->
     return {
         "basic_info": pick(_BASIC),
         "quality": pick(_QUALITY),
-        "audio_stems": {"status": song.get("stems_status"), "stems": {}},
+        "audio_stems": _stems(con, song),
         "music_theory": {
             "harmonic_analysis": pick(_HARMONY),
             "rhythmic_analysis": pick(_RHYTHM),
@@ -44,3 +44,14 @@ def song_document(lake: Lake, song_id: str, version: int | str | None = None) ->
                     "analysis_failures": song.get("analysis_failures"),
                     "lake_version": lake.resolve(version)},
     }
+
+
+def _stems(con, song: dict) -> dict:
+    """The separation's status and message, and per stem its statistics and its parts' layout."""
+    newest = con.execute(
+        "SELECT model, message, device FROM lake_separations WHERE song_id = ? "
+        "ORDER BY separated_at DESC LIMIT 1", [song["song_id"]]).fetchall()
+    model, message, device = newest[0] if newest else (None, None, None)
+    stats = {s["stem"]: {k: v for k, v in s.items() if k != "stem"} for s in song.get("stem_stats") or []}
+    return {"status": song.get("stems_status"), "model": model, "device": device, "message": message,
+            "is_instrumental": song.get("is_instrumental"), "stems": stats}

@@ -114,10 +114,32 @@ class Lake:
         return number
 
     def state(self, version: int | str | None = None) -> LakeVersion:
-        """The lake at one version: which table versions belong to it."""
+        """The lake at one version: which table versions belong to it.
+
+        UnknownVersion when there is no such version, or when optimize removed it."""
         number = self.resolve(version)
-        rows = self.catalog(number).to_table().to_pylist()
-        return _as_version(number, rows[-1], ())
+        try:
+            catalog = self.catalog(number)
+        except (ValueError, OSError):  # Lance: "Dataset at path ... was not found"
+            removed = self._removed(number)
+            if removed is None:
+                raise
+            raise removed from None
+        rows = catalog.to_table().to_pylist()
+        return _as_version(number, rows[-1], (), _newest_tables(rows))
+
+    def readable_versions(self) -> list[int]:
+        """The lake versions that can still be read: all of them, less those optimize removed."""
+        return sorted(v["version"] for v in self.catalog().versions())
+
+    def _removed(self, number: int) -> UnknownVersion | None:
+        """The error for a lake version that optimize cleaned up; None when it still exists."""
+        readable = self.readable_versions()
+        if number in readable:
+            return None
+        return UnknownVersion(
+            f"version {number} was removed by optimize, which cleans up untagged versions older than "
+            f"its window (versions that can be read: {_ranges(readable)}); tag a version to keep it")
 
     def schema_version(self) -> int:
         return self.state().schema_version
@@ -127,14 +149,32 @@ class Lake:
         by_version: dict[int, list[str]] = {}
         for name, number in self.tags().items():
             by_version.setdefault(number, []).append(name)
-        rows = self.catalog().to_table().to_pylist()
-        return [_as_version(i + 1, row, tuple(sorted(by_version.get(i + 1, ())))) for i, row in enumerate(rows)]
+        history, newest = [], {}
+        for i, row in enumerate(self.catalog().to_table().to_pylist()):
+            newest = _newest_tables([{"table_versions": json.dumps(newest)}, row])
+            history.append(_as_version(i + 1, row, tuple(sorted(by_version.get(i + 1, ()))), newest))
+        return history
 
     def dataset(self, table: str, version: int | str | None = None) -> lance.LanceDataset:
         """One table as it was at a lake version."""
         if table not in tables.TABLES:
             raise LakeError(f"no table '{table}' (tables: {', '.join(tables.TABLES)})")
-        return lance.dataset(self.uri(table), version=self.state(version).table_versions[table])
+        state = self.state(version)
+        if table not in state.table_versions:
+            raise LakeError(f"table '{table}' did not exist yet at lake version {state.version} "
+                            f"(schema {state.schema_version})")
+        return self.table_at(table, state)
+
+    def table_at(self, table: str, state: LakeVersion) -> lance.LanceDataset:
+        """One table at the version a lake state records; UnknownVersion when optimize removed it."""
+        try:
+            return lance.dataset(self.uri(table), version=state.table_versions[table])
+        except (ValueError, OSError) as exc:
+            if state.table_versions[table] in {v["version"] for v in lance.dataset(self.uri(table)).versions()}:
+                raise
+            raise UnknownVersion(
+                f"version {state.version} was removed by optimize: its '{table}' table version "
+                f"{state.table_versions[table]} was cleaned up") from exc
 
     # --- tags ----------------------------------------------------------------------------
 
@@ -192,14 +232,38 @@ def _catalog_row(kind: str, message: str, versions: dict[str, int], counts: dict
     }], schema=tables.COMMITS)
 
 
-def _as_version(number: int, row: dict, tags: tuple[str, ...]) -> LakeVersion:
+def _ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 7, 9, 10] -> '1-3, 7, 9-10'."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in spans)
+
+
+def _newest_tables(rows: list[dict]) -> dict[str, int]:
+    """Each table's newest version recorded in the catalog rows up to a lake version.
+
+    Writers commit concurrently: one may record its row after another that committed its
+    tables later, with older table versions in it. Table versions only grow and each contains
+    every earlier one, so the newest recorded version of each table is the consistent answer."""
+    newest: dict[str, int] = {}
+    for row in rows:
+        for table, number in json.loads(row["table_versions"]).items():
+            newest[table] = max(number, newest.get(table, 0))
+    return newest
+
+
+def _as_version(number: int, row: dict, tags: tuple[str, ...], table_versions: dict[str, int]) -> LakeVersion:
     return LakeVersion(
         version=number,
         committed_at=row["committed_at"],
         kind=row["kind"],
         message=row["message"],
         schema_version=row["schema_version"],
-        table_versions=json.loads(row["table_versions"]),
+        table_versions=table_versions,
         counts=json.loads(row["counts"]),
         tags=tags,
     )

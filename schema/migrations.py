@@ -23,16 +23,21 @@ log = logging.getLogger(__name__)
 Migration = Callable[[Lake], dict[str, int]]
 
 
-
 def _v2(lake: Lake) -> dict[str, int]:
     """Schema 2: the full analysis columns and the genres table."""
     versions = add_columns(lake, "analysis", tables.ANALYSIS_V2_COLUMNS)
-    if not (lake.tables_dir / "genres.lance").exists():
-        versions |= create_table(lake, "genres", tables.GENRES)
+    return versions | ensure_table(lake, "genres", tables.GENRES)
+
+
+def _v3(lake: Lake) -> dict[str, int]:
+    """Schema 3: stems, their separations, the pipeline's stage log, and analysis.used_stems."""
+    versions = add_columns(lake, "analysis", tables.ANALYSIS_V3_COLUMNS)
+    for name in ("stems", "separations", "stage_runs"):
+        versions |= ensure_table(lake, name, tables.TABLES[name])
     return versions
 
 
-MIGRATIONS: dict[int, Migration] = {2: _v2}
+MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3}
 
 
 def add_columns(lake: Lake, table: str, fields: list[pa.Field]) -> dict[str, int]:
@@ -48,6 +53,14 @@ def create_table(lake: Lake, table: str, schema: pa.Schema) -> dict[str, int]:
     """Create a new empty table; returns {table: its version}."""
     ds = lance.write_dataset(schema.empty_table(), lake.uri(table), schema=schema, mode="create")
     return {table: ds.version}
+
+
+def ensure_table(lake: Lake, table: str, schema: pa.Schema) -> dict[str, int]:
+    """The table, created empty when absent (a migration interrupted before its lake version was
+    recorded may have made it already); returns {table: its version}."""
+    if (lake.tables_dir / f"{table}.lance").exists():
+        return {table: lance.dataset(lake.uri(table)).version}
+    return create_table(lake, table, schema)
 
 
 def migrate(lake: Lake, target: int | None = None) -> list[int]:

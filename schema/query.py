@@ -24,12 +24,12 @@ def connect(lake: Lake, version: int | str | None = None) -> duckdb.DuckDBPyConn
     state = lake.state(version)
     con = duckdb.connect(":memory:")
     for name, schema in tables.TABLES.items():
-        if name == "originals":
-            continue  # file bytes stay out of SQL; the gateway serves them by song_id
+        if name in tables.BLOB_TABLES:
+            continue  # file and stem bytes stay out of SQL; the gateway serves them by song_id
         if name not in state.table_versions:  # a version from before the table existed
             con.register(f"lake_{name}", schema.empty_table())
             continue
-        ds = lance.dataset(lake.uri(name), version=state.table_versions[name])
+        ds = lake.table_at(name, state)
         con.register(f"lake_{name}", _conformed(ds, schema))
     con.register("lake_commits", lake.catalog(state.version).to_table())
     register_functions(con)
@@ -77,7 +77,7 @@ def similar(lake: Lake, song_id: str, k: int = 10, version: int | str | None = N
     import lancedb
 
     state = lake.state(version)
-    own = lance.dataset(lake.uri("embeddings"), version=state.table_versions["embeddings"])
+    own = lake.table_at("embeddings", state)
     hit = own.to_table(columns=["embedding"], filter=f"song_id = '{_quote(song_id)}'")
     if hit.num_rows == 0:
         raise LakeError(f"no song {song_id} with an embedding at lake version {state.version}")

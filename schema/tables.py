@@ -11,6 +11,14 @@ rows without rewriting audio:
 - ``genres``: genre predictions, one row per song each time the collection's genre model is
   refitted (the newest row per song counts);
 - ``ingest_errors``: every refused file with the reason;
+- ``stems``: the separated stems (vocals, drums, bass, other) of each song as consecutive parts
+  of about 30 s, each part an independent FLAC file in a Lance blob column (schema.stems reads
+  and writes them);
+- ``separations``: one row per song and separation attempt, with its outcome (done, unavailable,
+  failed), per-stem loudness statistics and whether the song is instrumental (the newest row
+  per song counts);
+- ``stage_runs``: the pipeline's log, one row per song, stage and attempt outcome, so a failure
+  is recorded with its reason and a stage knows which songs are current;
 - ``commits``: the lake's own log. Its Lance version *is* the lake version, and each row records
   the versions of the other tables at that lake version.
 """
@@ -21,7 +29,7 @@ import pyarrow as pa
 
 from songlake.udfs.embedding import DIM as EMBEDDING_DIM
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _TIME = pa.timestamp("us", tz="UTC")
 
@@ -67,7 +75,7 @@ SPAN = pa.struct([pa.field("start", pa.float64()), pa.field("end", pa.float64())
 CADENCE = pa.struct([pa.field("type", pa.string()), pa.field("strength", pa.float64()), pa.field("time", pa.float64())])
 GENRE_SCORE = pa.struct([pa.field("genre", pa.string()), pa.field("confidence", pa.float64())])
 
-# Schema 1 had the first seven columns; schema 2 added the rest (see migrations.py).
+# Schema 1 had the first seven columns; schema 2 added the next ones, schema 3 used_stems (see migrations.py).
 ANALYSIS_V1 = [
     pa.field("song_id", pa.string(), nullable=False),
     pa.field("analysis_version", pa.int32(), nullable=False),
@@ -93,7 +101,10 @@ ANALYSIS_V2_COLUMNS = [
     pa.field("sections", pa.list_(SPAN)),
     pa.field("failed_stages", pa.list_(pa.string())),  # 'stage: reason' for each stage that failed
 ]
-ANALYSIS = pa.schema(ANALYSIS_V1 + ANALYSIS_V2_COLUMNS)
+ANALYSIS_V3_COLUMNS = [
+    pa.field("used_stems", pa.bool_()),  # the analysis ran on the separated stems, not on the mix
+]
+ANALYSIS = pa.schema(ANALYSIS_V1 + ANALYSIS_V2_COLUMNS + ANALYSIS_V3_COLUMNS)
 
 EMBEDDINGS = pa.schema([
     pa.field("song_id", pa.string(), nullable=False),
@@ -119,9 +130,55 @@ INGEST_ERRORS = pa.schema([
     pa.field("refused_at", _TIME),
 ])
 
+STEMS = pa.schema([
+    pa.field("song_id", pa.string(), nullable=False),
+    pa.field("stem", pa.string(), nullable=False),  # vocals, drums, bass, other
+    pa.field("model", pa.string()),  # the separation model's key, e.g. 'htdemucs'
+    pa.field("part", pa.int32()),  # 0, 1, ... in time order
+    pa.field("start_sample", pa.int64()),  # the part's first sample, counted from the song's start
+    pa.field("num_samples", pa.int64()),  # per channel
+    pa.field("sample_rate", pa.int32()),  # the model's rate (44100 for htdemucs), not the original's
+    pa.field("channels", pa.int16()),
+    pa.field("codec", pa.string()),  # flac or wav, both 16-bit PCM (see schema.stems)
+    pa.field("data", pa.large_binary(), metadata={"lance-encoding:blob": "true"}),
+])
+
+STEM_STATS = pa.struct([
+    pa.field("stem", pa.string()),
+    pa.field("loudness_lufs", pa.float64()),
+    pa.field("peak_dbfs", pa.float64()),
+    pa.field("rms_dbfs", pa.float64()),
+    pa.field("active_ratio", pa.float64()),
+])
+
+SEPARATIONS = pa.schema([
+    pa.field("song_id", pa.string(), nullable=False),
+    pa.field("model", pa.string()),
+    pa.field("status", pa.string()),  # done, unavailable (no weights), failed
+    pa.field("message", pa.string()),  # why, when not done; for unavailable, how to provide the weights
+    pa.field("device", pa.string()),  # e.g. 'cuda:0', 'cpu'
+    pa.field("seconds", pa.float64()),  # processing time
+    pa.field("duration", pa.float64()),  # audio seconds separated
+    pa.field("stem_stats", pa.list_(STEM_STATS)),
+    pa.field("is_instrumental", pa.bool_()),
+    pa.field("separated_at", _TIME),
+])
+
+STAGE_RUNS = pa.schema([
+    pa.field("song_id", pa.string(), nullable=False),
+    pa.field("stage", pa.string()),  # separate, analyze, embed, genre
+    pa.field("status", pa.string()),  # done, failed, unavailable
+    pa.field("reason", pa.string()),
+    pa.field("stage_version", pa.string()),  # what 'current' means for the stage, e.g. 'analysis-3'
+    pa.field("worker", pa.string()),
+    pa.field("attempts", pa.int32()),
+    pa.field("seconds", pa.float64()),
+    pa.field("finished_at", _TIME),
+])
+
 COMMITS = pa.schema([
     pa.field("committed_at", _TIME),
-    pa.field("kind", pa.string()),  # init, ingest, migrate
+    pa.field("kind", pa.string()),  # init, ingest, migrate, optimize, ...
     pa.field("message", pa.string()),
     pa.field("schema_version", pa.int32()),
     pa.field("table_versions", pa.string()),  # JSON: {"tracks": 3, ...}
@@ -136,4 +193,10 @@ TABLES: dict[str, pa.Schema] = {
     "embeddings": EMBEDDINGS,
     "genres": GENRES,
     "ingest_errors": INGEST_ERRORS,
+    "stems": STEMS,
+    "separations": SEPARATIONS,
+    "stage_runs": STAGE_RUNS,
 }
+
+# Tables with a blob column: their bytes stay out of SQL and are read through the gateway.
+BLOB_TABLES = ("originals", "stems")

@@ -44,6 +44,13 @@ class BatchWriter:
         rows.clear()
         self._bytes[table] = 0
 
+    def absorb(self, other: "BatchWriter") -> None:
+        """Take another writer's rows into this one's commit (a song's rows once it has all of them)."""
+        for table in other._rows:
+            other._flush(table)
+            self._fragments[table].extend(other._fragments[table])
+        self.counts.update(other.counts)
+
     def commit(self, kind: str, message: str, extra_counts: dict[str, int] | None = None) -> int | None:
         """Publish everything added as one lake version; None when nothing was added."""
         for table in self._rows:

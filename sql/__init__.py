@@ -7,7 +7,7 @@ tables, which it registers as ``lake_<table>``.
 
 from importlib.resources import files
 
-VIEWS = ("songs", "ingest_errors", "lake_versions")
+VIEWS = ("songs", "stage_status", "ingest_errors", "lake_versions")
 
 
 def text(name: str) -> str:

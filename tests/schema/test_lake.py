@@ -1,4 +1,5 @@
-from datetime import datetime, timezone
+import json
+from datetime import datetime, timedelta, timezone
 
 import lance
 import pyarrow as pa
@@ -126,3 +127,138 @@ def test_theory_functions_are_sql_functions(tmp_path):
     assert row == [{"r": "V7", "t": "B:min", "p": ["i-VI-III-VII"]}]
     with pytest.raises(LakeError, match="chord"):
         run(connect(lake), "SELECT roman('H:maj', 'C major')")
+
+
+# --- schema 3: migrations from older lakes ---------------------------------------------------
+
+def _old_lake(root, schema_version: int) -> Lake:
+    """A lake as songlake wrote it at schema 1 or 2, with one analysed song: the tables and
+    analysis columns of that schema, and a catalog that says so."""
+    analysis = pa.schema(tables.ANALYSIS_V1 + (tables.ANALYSIS_V2_COLUMNS if schema_version >= 2 else []))
+    old = {"tracks": tables.TRACKS, "originals": tables.ORIGINALS, "analysis": analysis,
+           "embeddings": tables.EMBEDDINGS, "ingest_errors": tables.INGEST_ERRORS}
+    if schema_version >= 2:
+        old["genres"] = tables.GENRES
+    lake = Lake(root)
+    lake.tables_dir.mkdir(parents=True)
+    versions = {name: lance.write_dataset(schema.empty_table(), lake.uri(name), schema=schema).version
+                for name, schema in old.items()}
+    catalog = pa.Table.from_pylist([{"committed_at": datetime.now(timezone.utc), "kind": "init", "message": "old",
+                                     "schema_version": schema_version, "table_versions": json.dumps(versions),
+                                     "counts": "{}"}], schema=tables.COMMITS)
+    lance.write_dataset(catalog, lake.uri("commits"), schema=tables.COMMITS)
+    rows = {"tracks": _track("olds", "old song"),
+            "analysis": {"song_id": "olds", "analysis_version": schema_version, "bpm": 120.0, "key": "C major"}}
+    for name, row in rows.items():
+        versions[name] = lance.write_dataset(pa.Table.from_pylist([row], schema=old[name]), lake.uri(name),
+                                             mode="append").version
+    lake.record("ingest", "one song", versions, {}, schema_version=schema_version)
+    return lake
+
+
+@pytest.mark.parametrize("schema_version", [1, 2])
+def test_lakes_of_older_schemas_migrate_to_schema_3(tmp_path, schema_version):
+    old = _old_lake(tmp_path / "lake", schema_version)
+    before = old.version()
+    lake = Lake.open(old.root)
+    assert lake.schema_version() == tables.SCHEMA_VERSION == 3
+    assert [v.kind for v in lake.versions()][before:] == ["migrate"] * (3 - schema_version)
+    for name in ("stems", "separations", "stage_runs", "genres"):
+        assert name in lake.state().table_versions and lance.dataset(lake.uri(name)).schema.names == tables.TABLES[name].names
+    assert "used_stems" in lance.dataset(lake.uri("analysis")).schema.names
+    query = "SELECT title, bpm, stems_status, stem_stats, is_instrumental FROM songs"
+    expected = [{"title": "old song", "bpm": 120.0, "stems_status": "pending", "stem_stats": None, "is_instrumental": None}]
+    assert run(connect(lake), query).to_pylist() == expected
+    assert run(connect(lake, before), query).to_pylist() == expected  # from before the migration
+    assert run(connect(lake), "SELECT used_stems FROM lake_analysis").to_pylist() == [{"used_stems": None}]
+    # the new tables take rows at once
+    writer = BatchWriter(lake)
+    writer.add("analysis", {"song_id": "olds", "analysis_version": 9, "bpm": 121.0, "used_stems": True})
+    writer.add("separations", {"song_id": "olds", "model": "htdemucs", "status": "done", "is_instrumental": True,
+                               "separated_at": datetime.now(timezone.utc)})
+    writer.commit("test", "separated")
+    assert run(connect(lake), "SELECT bpm, stems_status, is_instrumental FROM songs").to_pylist() == \
+        [{"bpm": 121.0, "stems_status": "done", "is_instrumental": True}]
+
+
+# --- schema 3: the songs view's stems columns and the stage_status view ---------------------
+
+CONTRACT = [  # ARCHITECTURE.md's public columns, in their order, with songlake's additions
+    "song_id", "file_sha256", "filename", "format", "bitrate_kbps", "sample_rate", "channels", "duration",
+    "title", "artist", "album", "year", "genre_tag", "track", "license", "source",
+    "bpm", "beats", "downbeats", "time_signature", "syncopation_index", "rhythmic_complexity", "strong_beats",
+    "weak_beats",
+    "key", "key_confidence", "chords", "roman_numerals", "functional_harmony", "common_patterns", "cadences",
+    "progression_complexity",
+    "sections",
+    "primary_genre", "genre_confidence", "predicted_genres", "genre_tag_suspicious",
+    "loudness_lufs", "peak_dbfs", "clipping_ratio", "silence_ratio", "bandwidth_hz", "suspected_transcode",
+    "quality_flags",
+    "stems_status", "stem_stats", "is_instrumental",
+    "embedding",
+    "analysis_version", "analysis_failures", "ingested_at",
+]
+
+
+def test_the_songs_view_has_the_contract_columns_in_order(tmp_path):
+    lake = Lake.open(tmp_path / "lake", create=True)
+    assert run(connect(lake), "SELECT * FROM songs").schema.names == CONTRACT
+
+
+def _separation(song_id: str, status: str, minutes: int, **extra) -> dict:
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=minutes)
+    return {"song_id": song_id, "model": "htdemucs", "status": status, "separated_at": at} | extra
+
+
+def test_stems_status_is_the_newest_separation_and_stats_come_from_the_newest_done_one(tmp_path):
+    lake = Lake.open(tmp_path / "lake", create=True)
+    stats = [{"stem": s, "loudness_lufs": -20.0, "peak_dbfs": -3.0, "rms_dbfs": -22.0, "active_ratio": 0.5}
+             for s in ("vocals", "drums", "bass", "other")]
+    writer = BatchWriter(lake)
+    for song_id in ("pend", "unav", "done", "fail"):
+        writer.add("tracks", _track(song_id, song_id))
+    writer.add("separations", _separation("unav", "unavailable", 1, message="no weights: set SONGLAKE_MODEL_DIR"))
+    writer.add("separations", _separation("done", "failed", 1, message="out of memory"))
+    writer.add("separations", _separation("done", "done", 2, stem_stats=stats, is_instrumental=True))
+    writer.add("separations", _separation("fail", "done", 1, stem_stats=stats, is_instrumental=False))
+    writer.add("separations", _separation("fail", "failed", 2, message="forced again, crashed"))
+    writer.commit("test", "separations")
+    rows = run(connect(lake), "SELECT song_id, stems_status, is_instrumental, len(stem_stats) AS stems "
+                              "FROM songs ORDER BY song_id").to_pylist()
+    assert rows == [
+        {"song_id": "done", "stems_status": "done", "is_instrumental": True, "stems": 4},
+        {"song_id": "fail", "stems_status": "failed", "is_instrumental": False, "stems": 4},
+        {"song_id": "pend", "stems_status": "pending", "is_instrumental": None, "stems": None},
+        {"song_id": "unav", "stems_status": "unavailable", "is_instrumental": None, "stems": None},
+    ]
+    assert run(connect(lake), "SELECT stem_stats[1] AS s FROM songs WHERE song_id = 'done'").to_pylist() == [{"s": stats[0]}]
+
+
+def test_stage_status_is_the_newest_run_per_song_and_stage(tmp_path):
+    lake = Lake.open(tmp_path / "lake", create=True)
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def stage_run(song_id, stage, status, minutes, reason=None):
+        return {"song_id": song_id, "stage": stage, "status": status, "reason": reason, "stage_version": "v1",
+                "worker": "w1", "attempts": 1, "seconds": 1.0, "finished_at": t0 + timedelta(minutes=minutes)}
+
+    writer = BatchWriter(lake)
+    writer.add("stage_runs", stage_run("s1", "separate", "failed", 1, "CUDA out of memory"))
+    writer.add("stage_runs", stage_run("s1", "separate", "done", 2))
+    writer.add("stage_runs", stage_run("s1", "analyze", "failed", 3, "ValueError: silence"))
+    writer.add("stage_runs", stage_run("s2", "separate", "unavailable", 1, "no weights"))
+    writer.commit("test", "runs")
+    rows = run(connect(lake), "SELECT song_id, stage, status, reason FROM stage_status").to_pylist()
+    assert rows == [
+        {"song_id": "s1", "stage": "analyze", "status": "failed", "reason": "ValueError: silence"},
+        {"song_id": "s1", "stage": "separate", "status": "done", "reason": None},
+        {"song_id": "s2", "stage": "separate", "status": "unavailable", "reason": "no weights"},
+    ]
+    assert run(connect(lake), "SELECT * FROM stage_status").schema.names == [
+        "song_id", "stage", "status", "reason", "stage_version", "worker", "attempts", "finished_at"]
+
+
+def test_stem_bytes_stay_out_of_sql(tmp_path):
+    lake = Lake.open(tmp_path / "lake", create=True)
+    with pytest.raises(LakeError, match="lake_stems"):
+        run(connect(lake), "SELECT * FROM lake_stems")

@@ -1,0 +1,161 @@
+"""Keeping a lake small and fast: compact fragments, drop superseded rows, clean up old versions.
+
+Every commit appends fragments, so a busy lake ends up with thousands of small files, and every
+genre refit appends a row per song that supersedes the last. ``optimize``:
+
+1. drops the superseded ``genres`` rows (the newest row per song is kept: latest
+   ``predicted_at``, then the one written last), which no view reads;
+2. compacts every table's small fragments with Lance's compaction (insertion order is kept, so
+   the stems' runs of parts stay in order), and indexes the columns that readers filter on
+   (``stems.song_id``: every stem read looks up one song's parts);
+3. records one lake version of kind ``optimize`` with the tables it changed;
+4. with ``cleanup``, removes the lake versions older than ``older_than``, except tagged ones and
+   the latest, together with every table version that no remaining lake version needs, and the
+   data files only they used. Removed versions can no longer be read: ``Lake.state`` says so.
+
+Lance resolves compaction and deletion against concurrent appends, so workers may keep
+committing while optimize runs. Table versions younger than ``older_than`` are never removed, so
+a writer between its table commit and its catalog row loses nothing as long as the window is
+longer than a commit takes: use ``older_than=timedelta(0)`` only when no writer runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import lance
+
+from songlake.schema import tables
+from songlake.schema.lake import CATALOG, Lake
+
+log = logging.getLogger(__name__)
+
+# Rows per fragment after compaction. Lance's default (1M rows) suits the small-row tables; the
+# blob tables hold megabytes per row (an original file, a 30 s stem part), so a fragment of
+# them is kept to about a few GB.
+TARGET_ROWS = {"originals": 512, "stems": 1024}
+_DELETE_CHUNK = 5000  # row ids per delete predicate
+INDEXED = {"stems": "song_id"}  # a BTREE index per table; fragments written since are scanned
+
+
+@dataclass
+class OptimizeReport:
+    compacted: dict[str, tuple[int, int]] = field(default_factory=dict)  # table -> fragments before, after
+    removed_versions: dict[str, int] = field(default_factory=dict)  # table (and 'commits') -> versions removed
+    bytes_removed: int = 0
+    genres_dropped: int = 0
+    version: int | None = None  # the lake version recorded; None when nothing changed
+
+
+def optimize(lake: Lake, older_than: timedelta = timedelta(days=7), cleanup: bool = True) -> OptimizeReport:
+    """Compact, deduplicate genres, record one 'optimize' lake version, then clean up old versions."""
+    if older_than < timedelta(0):
+        raise ValueError(f"older_than is an age, not {older_than}")
+    report = OptimizeReport()
+    before = {name: _fragments(lake, name) for name in tables.TABLES}
+    recorded = lake.state().table_versions
+    versions = {}
+    report.genres_dropped = drop_superseded_genres(lake)
+    for name in tables.TABLES:
+        ds = lance.dataset(lake.uri(name))
+        if len(ds.get_fragments()) > 1 or _has_deletions(ds):
+            ds.optimize.compact_files(target_rows_per_fragment=TARGET_ROWS.get(name), materialize_deletions=True)
+        if name in INDEXED:
+            index(lake, name, INDEXED[name])
+        after = lance.dataset(lake.uri(name))
+        report.compacted[name] = (before[name], len(after.get_fragments()))
+        if after.version != recorded.get(name):  # compacted, deduplicated (or adopted a crashed commit)
+            versions[name] = after.version
+    if versions:
+        shrunk = {n: f"{a}->{b}" for n, (a, b) in report.compacted.items() if a != b}
+        message = f"compacted {', '.join(f'{n} {c}' for n, c in shrunk.items()) or 'nothing'}; " \
+                  f"dropped {report.genres_dropped} superseded genre rows"
+        report.version = lake.record("optimize", message, versions, {"genres_dropped": report.genres_dropped})
+    if cleanup:
+        report.removed_versions, report.bytes_removed = cleanup_versions(lake, older_than)
+    log.info("optimize %s: %s", lake.root, report)
+    return report
+
+
+def drop_superseded_genres(lake: Lake) -> int:
+    """Delete every genres row but the newest per song; returns how many were deleted.
+
+    Each refit writes one row per song with one timestamp, so rows older than the oldest of the
+    songs' newest rows are all superseded: one predicate deletes them. What is left (a song
+    refitted twice since, ties) goes by row id."""
+    ds = lance.dataset(lake.uri("genres"))
+    table = ds.to_table(columns=["song_id", "predicted_at"], with_row_id=True)
+    songs = table.column("song_id").to_pylist()
+    times = table.column("predicted_at").to_pylist()
+    ids = table.column("_rowid").to_pylist()
+    newest: dict[str, int] = {}  # song -> index of its newest row; scan order breaks ties (later wins)
+    for i, (song, at) in enumerate(zip(songs, times)):
+        j = newest.get(song)
+        if j is None or at is not None and (times[j] is None or at >= times[j]):
+            newest[song] = i
+    dropped = len(songs) - len(newest)
+    if not dropped:
+        return 0
+    dated = [times[i] for i in newest.values() if times[i] is not None]
+    cutoff = min(dated) if dated else None
+    if cutoff is not None:
+        ds.delete(f"predicted_at < TIMESTAMP '{cutoff.astimezone(timezone.utc).isoformat()}'")
+    keep = set(newest.values())
+    rest = [ids[i] for i in range(len(ids)) if i not in keep and not (cutoff and times[i] and times[i] < cutoff)]
+    for start in range(0, len(rest), _DELETE_CHUNK):
+        lance.dataset(lake.uri("genres")).delete(f"_rowid IN ({', '.join(map(str, rest[start:start + _DELETE_CHUNK]))})")
+    return dropped
+
+
+def index(lake: Lake, table: str, column: str) -> None:
+    """A BTREE index on one column: created once the table has rows, then extended to new fragments."""
+    ds = lance.dataset(lake.uri(table))
+    indexed = {name for i in ds.describe_indices() for name in i.field_names}
+    if column in indexed:
+        ds.optimize.optimize_indices()  # a no-op, and no new version, when every fragment is indexed
+    elif ds.count_rows():
+        ds.create_scalar_index(column, index_type="BTREE")
+
+
+def cleanup_versions(lake: Lake, older_than: timedelta) -> tuple[dict[str, int], int]:
+    """Remove lake versions older than older_than (not tagged, not the latest) and the table
+    versions no remaining lake version needs; returns (versions removed per table, bytes freed)."""
+    now_utc, now_local = datetime.now(timezone.utc), datetime.now()  # Lance reports naive local times
+    history = lake.versions()
+    readable = set(lake.readable_versions())
+    latest = history[-1].version
+    kept = [v for v in history if v.version in readable
+            and (v.version == latest or v.tags or v.committed_at >= now_utc - older_than)]
+    dropped = sorted(readable - {v.version for v in kept})
+    needed: dict[str, set[int]] = {}
+    for state in kept:
+        for name, number in state.table_versions.items():
+            needed.setdefault(name, set()).add(number)
+    removed, freed = {}, 0
+    for name in tables.TABLES:
+        ds = lance.dataset(lake.uri(name))
+        old = [v["version"] for v in ds.versions() if v["version"] != ds.version
+               and v["version"] not in needed.get(name, ()) and v["timestamp"] < now_local - older_than]
+        removed[name], bytes_ = _cleanup(ds, old)
+        freed += bytes_
+    removed[CATALOG], bytes_ = _cleanup(lake.catalog(), dropped)
+    if dropped:
+        log.info("removed lake versions %s", dropped)
+    return removed, freed + bytes_
+
+
+def _cleanup(ds: lance.LanceDataset, versions: list[int]) -> tuple[int, int]:
+    if not versions:
+        return 0, 0
+    stats = ds.cleanup_old_versions(versions=versions, error_if_tagged_old_versions=False)
+    return stats.old_versions, stats.bytes_removed
+
+
+def _fragments(lake: Lake, name: str) -> int:
+    return len(lance.dataset(lake.uri(name)).get_fragments())
+
+
+def _has_deletions(ds: lance.LanceDataset) -> bool:
+    return any(f.metadata.deletion_file is not None for f in ds.get_fragments())
