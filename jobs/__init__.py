@@ -1,13 +1,10 @@
-"""Jobs: the work that turns files into lake rows.
+"""Jobs: the pipeline that turns files into lake rows, on Huey queues.
 
-- ``examine(path)``: every weight-free stage for one file (decode, tags, quality, beats, key,
-  embedding), run in worker processes;
-- ``ingest(lake, paths)``: a batch: discover, examine in parallel, commit one lake version;
-- ``reanalyze_lake(lake)``: analyse stored songs again from their originals after an upgrade;
-- ``analyze_audio(mono)`` (jobs.analyze): the full analysis of one song.
-
-The queue (Huey) and the stems stage arrive with the pipeline issue; until then ``ingest``
-runs its own process pool.
+- ``ingest(lake, paths)``: the embedded default: queue files, run workers until done (batch.py);
+- ``Queue.open(lake)``: the stage queues (SQLite in the lake, or Redis) and the ledger (queue.py);
+- ``run_stage``: the task every stage queue runs: ingest, separate, analyze, embed, genre (stages.py);
+- ``Worker``, ``Pool``, ``resume``, ``status``: worker processes, lost-work recovery (worker.py);
+- ``examine(path)``: the ingest stage's work on one file; ``analyze_audio(mono)``: the analysis.
 """
 
 from songlake.jobs.batch import IngestReport, Outcome, discover, ingest, reanalyze_lake

@@ -1,9 +1,12 @@
-"""An ingest batch: find the files, examine them in worker processes, commit once.
+"""An ingest batch: find the files, queue them, run the workers until the pipeline is done.
 
-Files already in the lake are skipped twice over: by file hash before any decoding, and by
-song_id (the decoded audio) after it, so a renamed or re-tagged copy is recognised. Workers are
-processes (analysis is CPU-bound and holds the GIL) from a bounded pool, so memory does not grow
-with the batch; a file that crashes its worker twice is refused and the others go on (_pool.py).
+``ingest`` is the embedded default of the job pipeline (queue.py): it queues the files on the
+lake's queue and runs workers itself (in this process for one worker, else worker processes
+that are restarted, and their lost work resumed, if they die) until every stage of every file
+is done, reporting each file's outcome as its ingest task finishes. With ``SONGLAKE_QUEUE`` on
+Redis and ``songlake worker`` running elsewhere, it queues and waits (``run_workers=False``).
+Files already in the lake are recognised by file hash and by song_id (the decoded audio), so a
+renamed or re-tagged copy is not added twice.
 """
 
 from __future__ import annotations
@@ -12,14 +15,13 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable
 
-from songlake.jobs._pool import WorkerCrashed, parallel_map
-from songlake.jobs.examine import Provenance, Refused, examine, reanalyze, sha256_of
-from songlake.jobs.genre import classify, song_row
-from songlake.schema import BatchWriter, Lake, connect, run
+from songlake.jobs.examine import Provenance, Refused
+from songlake.jobs.queue import Queue
+from songlake.jobs.worker import Pool, Worker, resume
+from songlake.schema import Lake, connect
 
 AUDIO_EXTENSIONS = {".mp3", ".flac", ".wav", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac"}
 # Audio that songlake does not take; in a folder these are refused rather than passed over.
@@ -68,86 +70,111 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
     return unique, [p for p in passed if p.resolve() not in seen]
 
 
-def _already_known(lake: Lake) -> tuple[dict[str, str], set[str], set[tuple[str | None, str]]]:
-    con = connect(lake)
-    by_sha = dict(con.execute("SELECT file_sha256, song_id FROM lake_tracks").fetchall())
-    song_ids = set(by_sha.values())
-    errors = set(con.execute("SELECT file_sha256, reason FROM lake_ingest_errors").fetchall())
-    return by_sha, song_ids, errors
-
-
 def ingest(
     lake: Lake,
     paths: Iterable[str | Path],
     provenance: Provenance = Provenance(),
     workers: int | None = None,
     on_file: Callable[[Outcome, int, int], None] | None = None,
+    *,
+    separate: bool = True,
+    run_workers: bool = True,
+    on_wait: Callable[[int], None] | None = None,
 ) -> IngestReport:
-    """Ingest files and folders into the lake as one batch (one new lake version at most)."""
+    """Ingest files and folders: queue them, run the pipeline to the end, report per file."""
     started = time.perf_counter()
     files, passed_over = discover(paths)
     report = IngestReport(passed_over=[str(p) for p in passed_over])
-    by_sha, song_ids, known_errors = _already_known(lake)
-    writer = BatchWriter(lake)
-    total = len(files)
+    queue = Queue.open(lake.root)
+    first = lake.version()
+    keys = [str(p.resolve()) if p.exists() else str(p) for p in files]
+    named = dict(zip(keys, map(str, files)))
+    options = {"license": provenance.license, "source": provenance.source, "separate": separate}
+    pending = list(queue.submit("ingest", keys, **options))
 
-    def note(outcome: Outcome) -> None:
-        report.outcomes.append(outcome)
-        if on_file:
-            on_file(outcome, len(report.outcomes), total)
+    def collect() -> None:
+        for result in list(pending):
+            try:
+                outcomes = result.get()
+            except Exception as exc:  # the task failed for good; its files are refused with the reason
+                outcomes = [{"key": k, "status": "refused", "detail": str(exc)} for k in result.task.args[2]]
+            if outcomes is None:
+                continue
+            pending.remove(result)
+            for o in outcomes:
+                report.outcomes.append(Outcome(named.get(o["key"], o["key"]), o["status"], o["detail"]))
+                report.audio_seconds += o.get("audio_seconds", 0.0)
+                if on_file:
+                    on_file(report.outcomes[-1], len(report.outcomes), len(files))
 
-    batch_songs: list[dict] = []  # genre inputs of the songs this batch adds
-    fresh: list[Path] = []
-    for path in files:
-        try:
-            sha = sha256_of(path)
-        except OSError as exc:
-            note(_refuse(writer, known_errors, Refused(str(path), None, f"cannot read the file: {exc.strerror or exc}")))
-            continue
-        if sha in by_sha:
-            note(Outcome(str(path), "present", f"same file as song {by_sha[sha]}"))
-        else:
-            fresh.append(path)
-
-    for path, result in parallel_map(partial(examine, provenance=provenance), fresh, workers or os.cpu_count() or 1):
-        if isinstance(result, WorkerCrashed):
-            result = Refused(str(path), None, "analysing this file crashed the worker process twice")
-        if isinstance(result, Refused):
-            note(_refuse(writer, known_errors, result))
-        elif result.song_id in song_ids:
-            note(Outcome(result.path, "present", f"same audio as song {result.song_id}"))
-        else:
-            song_ids.add(result.song_id)
-            for table, row in result.rows.items():
-                writer.add(table, row)
-            batch_songs.append(song_row(result.rows))
-            report.audio_seconds += result.audio_seconds
-            note(Outcome(result.path, "ingested", result.song_id))
-
-    ingested = len(report.of("ingested"))
-    if batch_songs:
-        classify(lake, writer, batch_songs)
-    report.version = writer.commit(
-        "ingest",
-        f"ingested {ingested} songs, refused {len(report.of('refused'))}",
-        {"songs": ingested, "refused": len(report.of("refused"))},
-    )
+    _drive(queue, workers, run_workers, collect, on_wait)
+    collect()
+    latest = lake.version()
+    report.version = latest if latest > first else None
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _refuse(writer: BatchWriter, known: set[tuple[str | None, str]], refused: Refused) -> Outcome:
-    """Record a refusal once: the same file refused for the same reason is not recorded again."""
-    if (refused.file_sha256, refused.reason) not in known:
-        known.add((refused.file_sha256, refused.reason))
-        writer.add("ingest_errors", {
-            "filename": refused.filename,
-            "path": str(Path(refused.path).resolve()),
-            "file_sha256": refused.file_sha256,
-            "reason": refused.reason,
-            "refused_at": datetime.now(timezone.utc),
-        })
-    return Outcome(refused.path, "refused", refused.reason)
+def _drive(queue: Queue, workers: int | None, run_workers: bool, tick: Callable[[], None],
+           on_wait: Callable[[int], None] | None) -> None:
+    """Run (or wait for) the workers until no stage has work left, calling tick as things finish."""
+    workers = workers or os.cpu_count() or 1
+
+    def waited() -> None:
+        tick()
+        if on_wait:
+            on_wait(queue.pending())
+
+    if run_workers and workers <= 1:
+        Worker(queue).run(until_idle=True, on_step=waited)
+        return
+    pool = Pool(queue, tuple(queue.hueys), workers, until_idle=True).start() if run_workers else None
+    try:
+        while queue.pending() > 0 or (pool is not None and pool.alive()):
+            waited()
+            if pool is not None:
+                pool.restart_dead()
+            elif not any(w.alive() for w in queue.ledger.workers()):
+                resume(queue, scan_lake=False)
+            time.sleep(0.25)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    waited()
+
+
+def refusal_row(refused: Refused) -> dict:
+    return {
+        "filename": refused.filename,
+        "path": str(Path(refused.path).resolve()),
+        "file_sha256": refused.file_sha256,
+        "reason": refused.reason,
+        "refused_at": datetime.now(timezone.utc),
+    }
+
+
+def run_stage_batch(lake: Lake, stage: str, keys: list[str], workers: int | None = None,
+                    on_progress: Callable[[int, int], None] | None = None, **options) -> list[dict]:
+    """Queue keys for one stage, run the pipeline until done; the stage's outcome per key."""
+    queue = Queue.open(lake.root)
+    results = queue.submit(stage, keys, **options)
+    outcomes: list[dict] = []
+
+    def collect() -> None:
+        for result in list(results):
+            try:
+                got = result.get()
+            except Exception as exc:  # the task failed for good
+                got = [{"key": k, "status": "failed", "detail": str(exc)} for k in result.task.args[2]]
+            if got is not None:
+                results.remove(result)
+                outcomes.extend(got)
+                if on_progress:
+                    on_progress(len(outcomes), len(keys))
+
+    _drive(queue, workers, True, collect, None)
+    collect()
+    return outcomes
 
 
 def reanalyze_lake(
@@ -156,46 +183,15 @@ def reanalyze_lake(
     workers: int | None = None,
     on_song: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int | None, list[str]]:
-    """Analyse again, from their original files, the songs whose analysis is older than this
-    songlake's (or every song); one new lake version. Returns (songs, version, failures)."""
+    """Analyse again, from their original files (and stems), the songs whose analysis is older
+    than this songlake's (or every song). Returns (songs analysed, latest version, failures)."""
     from songlake.udfs import ANALYSIS_VERSION
 
     con = connect(lake)
     where = "" if everything else f"WHERE analysis_version IS NULL OR analysis_version < {int(ANALYSIS_VERSION)}"
-    wanted = {row[0] for row in con.execute(f"SELECT song_id FROM songs {where}").fetchall()}
-    originals = lake.dataset("originals")
-    ids = originals.to_table(columns=["song_id"]).column("song_id").to_pylist()
-    positions = {sid: i for i, sid in enumerate(ids) if sid in wanted}
-
-    def items():
-        for sid, position in positions.items():
-            yield sid, originals.take_blobs("data", indices=[position])[0].read()
-
-    writer = BatchWriter(lake)
-    failures: list[str] = []
-    analysed: dict[str, dict] = {}
-    done = 0
-    for (sid, _), row in parallel_map(_reanalyze_item, items(), workers or os.cpu_count() or 1):
-        done += 1
-        if isinstance(row, Exception):
-            failures.append(f"{sid}: {row}")
-        else:
-            writer.add("analysis", row)
-            analysed[sid] = row
-        if on_song:
-            on_song(done, len(positions))
-    if analysed:
-        rows = run(connect(lake), "SELECT * FROM songs WHERE list_contains($1, song_id)", params=[list(analysed)])
-        base = {r["song_id"]: r for r in rows.to_pylist()}
-        batch = [song_row({"tracks": base[sid], "analysis": row, "embeddings": {"embedding": base[sid]["embedding"]}})
-                 for sid, row in analysed.items()]
-        classify(lake, writer, batch, replaced=set(analysed))
-    version = writer.commit("analyze", f"re-analysed {done - len(failures)} songs", {"songs": done - len(failures)})
-    return done - len(failures), version, failures
-
-
-def _reanalyze_item(item: tuple[str, bytes]):
-    try:
-        return reanalyze(*item)
-    except Exception as exc:  # recorded per song; the others go on
-        return exc
+    wanted = [row[0] for row in con.execute(f"SELECT song_id FROM songs {where}").fetchall()]
+    first = lake.version()
+    outcomes = run_stage_batch(lake, "analyze", wanted, workers, on_song, force=True)
+    failures = [f"{o['key']}: {o['detail']}" for o in outcomes if o["status"] == "failed"]
+    latest = lake.version()
+    return sum(o["status"] == "done" for o in outcomes), latest if latest > first else None, failures

@@ -1,8 +1,9 @@
-"""Examining one file: every stage of ingest that needs no model weights, as one pure step.
+"""Examining one file: the ingest stage's work on it, as one pure step.
 
 ``examine(path)`` reads the file, decodes it by content, and returns either the rows the lake
-needs (tracks, originals, analysis, embeddings) or a ``Refused`` with the reason. It runs in
-worker processes, so it touches no lake state; the batch decides what is new.
+needs (tracks, originals, embeddings) or a ``Refused`` with the reason. It touches no lake
+state; the ingest stage decides what is new. The analysis comes later, from the stored
+original and its stems (stages.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from songlake.jobs.analyze import ANALYSIS_RATE, analyze_audio
+from songlake.jobs.analyze import ANALYSIS_RATE, Stems, analyze_audio
 from songlake.udfs.audio import UnreadableAudio, decode, song_id
 from songlake.udfs.embedding import MODEL, embed
 from songlake.udfs.quality import assess
@@ -121,22 +122,16 @@ def examine(path: str | Path, provenance: Provenance = Provenance()) -> Examined
             "tracks": track,
             "originals": {"song_id": sid, "file_sha256": sha, "filename": path.name,
                           "format": audio.format, "size_bytes": len(data), "data": data},
-            "analysis": analysis_row(sid, mono),
             "embeddings": {"song_id": sid, "model": MODEL, "embedding": vector.vector.tolist()},
         },
     )
 
 
-def analysis_row(sid: str, mono) -> dict:
-    """The analysis table's row for one song from its mono 44.1 kHz audio."""
-    analysis = analyze_audio(mono, ANALYSIS_RATE)
+def analysis_row(sid: str, mono, stems: Stems | None = None) -> dict:
+    """The analysis table's row for one song from its mono 44.1 kHz audio (and stems)."""
+    analysis = analyze_audio(mono, ANALYSIS_RATE, stems)
     return {"song_id": sid, "analyzed_at": datetime.now(timezone.utc), **analysis.values,
             "failed_stages": analysis.failed or None}
-
-
-def reanalyze(song_id_: str, data: bytes) -> dict:
-    """A fresh analysis row for a song already in the lake, from its original file's bytes."""
-    return analysis_row(song_id_, decode(data).mono_at(ANALYSIS_RATE))
 
 
 def _round(value: float | None, digits: int) -> float | None:

@@ -19,11 +19,13 @@ for arg in "$@"; do
   esac
 done
 
-# The tests render ground-truth songs from MIDI with Debian's fluidsynth and General MIDI soundfont.
-if [ -n "$extras" ] && { ! command -v fluidsynth >/dev/null || [ ! -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; }; then
+# The tests render ground-truth songs from MIDI with Debian's fluidsynth and General MIDI soundfont,
+# and run the scaled-out pipeline against a real Redis server.
+if [ -n "$extras" ] && { ! command -v fluidsynth >/dev/null || [ ! -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] \
+    || ! command -v redis-server >/dev/null; }; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  echo "setup: installing fluidsynth and fluid-soundfont-gm (Debian packages)"
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq fluidsynth fluid-soundfont-gm >/dev/null
+  echo "setup: installing fluidsynth, fluid-soundfont-gm and redis-server (Debian packages)"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq fluidsynth fluid-soundfont-gm redis-server >/dev/null
 fi
 
 python=${PYTHON:-python3}

@@ -75,12 +75,17 @@ def main(verbose: bool) -> None:
 @click.option("--license", "license_", default=None, help="License of every file in this batch (overrides tags).")
 @click.option("--source", default=None, help="Where this batch comes from (a label, a URL, a vendor).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: $SONGLAKE_WORKERS or the CPU count).")
-def ingest(paths: tuple[Path, ...], lake_dir: Path | None, license_: str | None, source: str | None, workers: int | None) -> None:
-    """Ingest audio files and folders (recursively) into the lake as one new version.
+@click.option("--stems/--no-stems", default=True, show_default=True, help="Separate stems with Demucs before analysing.")
+def ingest(paths: tuple[Path, ...], lake_dir: Path | None, license_: str | None, source: str | None, workers: int | None,
+           stems: bool) -> None:
+    """Ingest audio files and folders (recursively) into the lake, through every stage.
 
-    MP3, FLAC, WAV, OGG and M4A, recognised by content. With no PATH, makes a few synthesised
-    demo songs and ingests those. Exit status: 0 when every file landed or was already there,
-    1 when some were refused, 2 for usage errors.
+    MP3, FLAC, WAV, OGG and M4A, recognised by content. Each file goes through the pipeline:
+    ingest, stems (Demucs), analysis, genre; each finished task is a new lake version. With
+    the embedded queue this command runs the workers itself; with SONGLAKE_QUEUE on Redis it
+    queues the files and waits for `songlake worker` processes (or runs its own with
+    --workers). With no PATH, makes a few synthesised demo songs and ingests those. Exit status:
+    0 when every file landed or was already there, 1 when some were refused, 2 for usage errors.
     """
     from songlake.jobs import Provenance, ingest as run_ingest
 
@@ -94,15 +99,26 @@ def ingest(paths: tuple[Path, ...], lake_dir: Path | None, license_: str | None,
         err.print(f"No folder given: ingesting {len(made)} synthesised demo songs from {folder}")
         paths = (folder,)
 
+    from songlake.jobs.queue import queue_url
+
+    scaled_out = bool(queue_url())
+    if scaled_out and workers is None:
+        err.print(f"Queue on {queue_url()}: queuing the files for `songlake worker` processes and waiting.")
     with _progress("ingest") as progress:
         task = progress.add_task("ingest", total=None)
+        rest = progress.add_task("stems, analysis", total=None, visible=False)
 
         def on_file(outcome, done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
             if outcome.status == "refused":
                 progress.console.print(f"[red]refused[/red] {outcome.path}: {outcome.detail}")
 
-        report = run_ingest(lake, paths, Provenance(license_, source), workers or settings.workers, on_file)
+        def on_wait(left: int) -> None:
+            if progress.tasks[task].finished and left:
+                progress.update(rest, visible=True, description=f"stems, analysis: {left} left")
+
+        report = run_ingest(lake, paths, Provenance(license_, source), workers or settings.workers, on_file,
+                            separate=stems, run_workers=not scaled_out or workers is not None, on_wait=on_wait)
 
     _summarise(report, lake)
     sys.exit(1 if report.of("refused") else 0)
@@ -214,7 +230,7 @@ def show(song_id: str, lake_dir: Path | None, version: str | None) -> None:
 @click.option("--all", "everything", is_flag=True, help="Analyse every song, not only those analysed by an older songlake.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: $SONGLAKE_WORKERS or the CPU count).")
 def analyze(lake_dir: Path | None, everything: bool, workers: int | None) -> None:
-    """Analyse songs again from their original files, as one new lake version.
+    """Analyse songs again from their original files (and stems), through the queue.
 
     By default only songs whose analysis is older than this songlake's analysis version."""
     from songlake.jobs import reanalyze_lake
@@ -229,6 +245,171 @@ def analyze(lake_dir: Path | None, everything: bool, workers: int | None) -> Non
     where = f"lake version {version}" if version else f"no new version (lake stays at {lake.version()})"
     err.print(f"[bold]{songs} songs analysed[/bold], {len(failures)} failed; {where}.")
     sys.exit(1 if failures else 0)
+
+
+def _queue(lake):
+    from songlake.jobs.queue import Queue
+
+    try:
+        return Queue.open(lake.root)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _stage_list(value: str) -> tuple[str, ...]:
+    from songlake.jobs.queue import STAGES
+
+    stages = tuple(s.strip() for s in value.split(",") if s.strip())
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown or not stages:
+        raise click.BadParameter(f"stages are {', '.join(STAGES)}; got {value!r}")
+    return stages
+
+
+@main.command()
+@lake_option
+@click.option("--stages", default="ingest,separate,analyze,embed,genre", show_default=True,
+              help="The stages this machine takes, comma-separated (e.g. separate on GPU machines).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: $SONGLAKE_WORKERS or the CPU count).")
+@click.option("--until-idle", is_flag=True, help="Stop when no stage has work left (default: run until interrupted).")
+def worker(lake_dir: Path | None, stages: str, workers: int | None, until_idle: bool) -> None:
+    """Take tasks from the queue: run this on every machine of a scaled-out lake.
+
+    The queue is SONGLAKE_QUEUE (redis://host:port/db) or, by default, the SQLite queue in the
+    lake folder. Work that workers killed earlier left behind is queued again first."""
+    import signal
+    import time
+
+    from songlake.jobs.worker import Pool, resume
+
+    lake = _open(lake_dir)
+    queue = _queue(lake)
+    chosen = _stage_list(stages)
+    report = resume(queue)
+    if report.released or report.orphans:
+        err.print(f"resumed: {_resumed(report)}")
+    pool = Pool(queue, chosen, workers or _settings().workers, until_idle=until_idle).start()
+    err.print(f"{pool.size} worker(s) on {queue.where} taking {', '.join(chosen)}; Ctrl-C stops them after their task.")
+    signal.signal(signal.SIGTERM, lambda *_: pool.stop.set())
+    try:
+        while pool.alive() and not pool.stop.is_set():
+            pool.restart_dead()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        err.print("stopping: the workers finish their current task")
+    finally:
+        pool.shutdown(timeout=600)
+
+
+def _resumed(report) -> str:
+    parts = [f"{n} {stage} task(s) of dead workers" for stage, n in report.released.items()]
+    parts += [f"{n} song(s) unfinished for {stage}" for stage, n in report.orphans.items()]
+    return ", ".join(parts) or "nothing to do"
+
+
+@main.command()
+@lake_option
+def resume(lake_dir: Path | None) -> None:
+    """Queue again the work of workers that died, and songs left unfinished."""
+    from songlake.jobs.worker import resume as run_resume
+
+    lake = _open(lake_dir)
+    report = run_resume(_queue(lake))
+    dead = f" (dead workers: {', '.join(report.dead_workers)})" if report.dead_workers else ""
+    err.print(f"resumed: {_resumed(report)}{dead}")
+
+
+@main.command()
+@lake_option
+def status(lake_dir: Path | None) -> None:
+    """Queued, running, done and failed work per stage, with the reasons for failures."""
+    from rich.table import Table
+
+    from songlake.jobs.worker import status as pipeline_status
+
+    lake = _open(lake_dir)
+    queue = _queue(lake)
+    stages, workers = pipeline_status(queue)
+    out = Table(header_style="bold", title=f"queue: {queue.where}")
+    for name in ("stage", "queued", "running", "lost", "retrying", "done", "failed", "unavailable"):
+        out.add_column(name, justify="left" if name == "stage" else "right")
+    for row in stages:
+        out.add_row(row.stage, *(str(getattr(row, c)) for c in ("queued", "running", "lost", "retrying", "done", "failed", "unavailable")))
+    console().print(out)
+    for row in stages:
+        for reason, n in row.reasons:
+            console().print(f"  {row.stage}: {n} x {reason}")
+    alive = [w for w in workers if w.alive()]
+    console().print(f"workers alive: {len(alive)}" + "".join(f"\n  {w.worker} ({', '.join(w.stages)})" for w in alive))
+    if any(row.lost for row in stages):
+        console().print("some work is held by dead workers: run `songlake resume`")
+
+
+@main.command()
+@lake_option
+@click.option("--missing", is_flag=True, help="Only songs without stems (never separated, weights were unavailable, or failed).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: $SONGLAKE_WORKERS or the CPU count).")
+def separate(lake_dir: Path | None, missing: bool, workers: int | None) -> None:
+    """Separate stems with Demucs (then analyse again with them), e.g. once weights are installed."""
+    from songlake.jobs.batch import run_stage_batch
+    from songlake.schema import connect
+
+    lake = _open(lake_dir)
+    where = "WHERE stems_status <> 'done'" if missing else ""
+    wanted = [r[0] for r in connect(lake).execute(f"SELECT song_id FROM songs {where}").fetchall()]
+    if not wanted:
+        err.print("every song has stems")
+        return
+    with _progress("separate") as progress:
+        task = progress.add_task("separate", total=len(wanted))
+        outcomes = run_stage_batch(lake, "separate", wanted, workers or _settings().workers,
+                                   lambda done, total: progress.update(task, completed=done, total=total), force=not missing)
+    counts = {s: sum(o["status"] == s for o in outcomes) for s in ("done", "unavailable", "failed")}
+    err.print(f"[bold]{counts['done']} separated[/bold], {counts['unavailable']} unavailable, {counts['failed']} failed")
+    for o in outcomes:
+        if o["status"] in ("unavailable", "failed"):
+            err.print(f"  [red]{o['status']}[/red] {o['key']}: {o['detail']}")
+            break
+    sys.exit(0 if counts["done"] == len(outcomes) - sum(o["status"] == "skipped" for o in outcomes) else 1)
+
+
+@main.command()
+@click.argument("song_id")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write the stems to.")
+@lake_option
+@click.option("--codec", type=click.Choice(["flac", "wav"]), default="flac", show_default=True)
+@click.option("--version", "version", default=None, help="The stems as they were at this lake version or tag.")
+def stems(song_id: str, out_dir: Path, lake_dir: Path | None, codec: str, version: str | None) -> None:
+    """Write a song's four stems (vocals, drums, bass, other) as audio files."""
+    from songlake.schema.stems import export_stems
+
+    lake = _open(lake_dir)
+    with _lake_errors():
+        written = export_stems(lake, song_id.strip(), out_dir, codec=codec, version=version)
+    for path in written:
+        console().print(str(path))
+
+
+@main.command()
+@lake_option
+@click.option("--keep-days", type=click.FloatRange(min=0), default=7.0, show_default=True,
+              help="Keep versions younger than this many days (tagged versions are always kept).")
+@click.option("--no-cleanup", is_flag=True, help="Compact only; remove no old versions.")
+def optimize(lake_dir: Path | None, keep_days: float, no_cleanup: bool) -> None:
+    """Compact the tables' fragments, drop superseded genre rows, and remove old untagged versions."""
+    from datetime import timedelta
+
+    from songlake.schema.optimize import optimize as run_optimize
+
+    lake = _open(lake_dir)
+    with _lake_errors():
+        report = run_optimize(lake, older_than=timedelta(days=keep_days), cleanup=not no_cleanup)
+    for table, (before, after) in sorted(report.compacted.items()):
+        if before != after:
+            err.print(f"  {table}: {before} -> {after} fragments")
+    removed = sum(report.removed_versions.values())
+    err.print(f"[bold]optimized[/bold]: {report.genres_dropped} superseded genre rows dropped, {removed} old table "
+              f"versions removed ({report.bytes_removed / 1e6:.1f} MB); lake version {report.version or lake.version()}.")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def collection(write, song, other_song):
 
 
 def test_a_batch_lands_good_songs_refuses_bad_ones_and_goes_on(lake, collection):
-    report = ingest(lake, [collection], workers=1)
+    report = ingest(lake, [collection], workers=1, separate=False)
     assert sorted(o.path.split("/")[-1] for o in report.of("ingested")) == ["01 good.mp3", "02 other.flac"]
     reasons = {o.path.split("/")[-1]: o.detail for o in report.of("refused")}
     assert reasons["empty.mp3"].startswith("empty file")
@@ -41,7 +41,9 @@ def test_a_batch_lands_good_songs_refuses_bad_ones_and_goes_on(lake, collection)
     assert reasons["notes.mp3"].startswith("not audio")
     assert reasons["sound.aiff"].startswith("unsupported format")
     assert [p.split("/")[-1] for p in report.passed_over] == ["cover.jpg"]
-    assert report.version == 2 and lake.version() == 2
+    assert report.version == lake.version()
+    kinds = [v.kind for v in lake.versions()]  # a version per task: ingest chunks, analysis, genre
+    assert set(kinds) == {"init", "ingest", "analyze", "genre"} and kinds[-1] == "genre"
 
     songs = _rows(lake, "SELECT filename, title, artist, year, genre_tag, format, bpm, key FROM songs ORDER BY filename")
     assert songs[0] == {"filename": "01 good.mp3", "title": "Good", "artist": "Band", "year": 2001,
@@ -53,9 +55,10 @@ def test_a_batch_lands_good_songs_refuses_bad_ones_and_goes_on(lake, collection)
 
 
 def test_reingesting_adds_nothing_and_makes_no_version(lake, collection):
-    ingest(lake, [collection], workers=1)
-    again = ingest(lake, [collection], workers=1)
-    assert again.version is None and lake.version() == 2
+    ingest(lake, [collection], workers=1, separate=False)
+    before = lake.version()
+    again = ingest(lake, [collection], workers=1, separate=False)
+    assert again.version is None and lake.version() == before
     assert len(again.of("present")) == 2 and len(again.of("refused")) == 5
     assert _rows(lake, "SELECT count(*) AS n FROM ingest_errors") == [{"n": 5}]
 
@@ -63,24 +66,24 @@ def test_reingesting_adds_nothing_and_makes_no_version(lake, collection):
 def test_a_renamed_retagged_copy_is_already_present(lake, write, song):
     first = write("a.mp3", encode(song.samples, "mp3"))
     tag_id3(first, title="One")
-    ingest(lake, [first], workers=1)
+    ingest(lake, [first], workers=1, separate=False)
     copy = write("elsewhere/renamed.mp3", encode(song.samples, "mp3"))
     tag_id3(copy, title="Another title", artist="Someone")
-    report = ingest(lake, [copy], workers=1)
+    report = ingest(lake, [copy], workers=1, separate=False)
     assert [o.status for o in report.outcomes] == ["present"]
     assert "same audio" in report.outcomes[0].detail and report.version is None
 
 
 def test_a_wav_named_mp3_is_decoded_by_content(lake, write, song):
     path = write("actually-a-wav.mp3", encode(song.samples, "wav"))
-    report = ingest(lake, [path], workers=1)
+    report = ingest(lake, [path], workers=1, separate=False)
     assert report.of("ingested")
     assert _rows(lake, "SELECT format, bitrate_kbps FROM songs") == [{"format": "wav", "bitrate_kbps": 1411}]
 
 
 def test_provenance_and_quality_columns(lake, write, song):
     path = write("a.mp3", encode(song.samples, "mp3", kbps=192))
-    ingest(lake, [path], Provenance(license="CC-BY-4.0", source="unit-test"), workers=1)
+    ingest(lake, [path], Provenance(license="CC-BY-4.0", source="unit-test"), workers=1, separate=False)
     row = _rows(lake, "SELECT * FROM songs")[0]
     assert (row["license"], row["source"]) == ("CC-BY-4.0", "unit-test")
     assert row["bitrate_kbps"] == 192 and row["sample_rate"] == 44100 and row["channels"] == 2
@@ -91,14 +94,14 @@ def test_provenance_and_quality_columns(lake, write, song):
 
 
 def test_worker_processes_give_the_same_result(lake, collection):
-    report = ingest(lake, [collection], workers=2)
+    report = ingest(lake, [collection], workers=2, separate=False)
     assert len(report.of("ingested")) == 2 and len(report.of("refused")) == 5
     assert _rows(lake, "SELECT count(*) AS n FROM songs") == [{"n": 2}]
 
 
 def test_the_original_file_is_kept_byte_for_byte(lake, write, song):
     path = write("keep.mp3", encode(song.samples, "mp3"))
-    ingest(lake, [path], workers=1)
+    ingest(lake, [path], workers=1, separate=False)
     original = lake.dataset("originals").to_table(columns=["song_id", "size_bytes"]).to_pylist()[0]
     blob = lake.dataset("originals").take_blobs("data", indices=[0])[0]
     assert blob.read() == path.read_bytes() and original["size_bytes"] == path.stat().st_size
@@ -114,7 +117,7 @@ def test_songs_get_genres_and_the_whole_analysis(lake, write, song, other_song):
     a = write("a.mp3", encode(song.samples, "mp3"))
     tag_id3(a, genre="Pop")
     write("b.mp3", encode(other_song.samples, "mp3"))
-    ingest(lake, [a.parent], workers=1)
+    ingest(lake, [a.parent], workers=1, separate=False)
     rows = _rows(lake, "SELECT primary_genre, genre_confidence, predicted_genres, genre_tag_suspicious, "
                        "time_signature, chords, roman_numerals, sections, analysis_failures FROM songs")
     assert len(rows) == 2
@@ -127,12 +130,14 @@ def test_songs_get_genres_and_the_whole_analysis(lake, write, song, other_song):
     assert models == [{"model": "prior"}]  # one tagged song teaches nothing yet
 
 
-def test_reanalysis_reads_the_originals_and_makes_one_version(lake, write, song):
+def test_reanalysis_reads_the_originals(lake, write, song):
     from songlake.jobs import reanalyze_lake
 
-    ingest(lake, [write("a.mp3", encode(song.samples, "mp3"))], workers=1)
+    ingest(lake, [write("a.mp3", encode(song.samples, "mp3"))], workers=1, separate=False)
     assert reanalyze_lake(lake, everything=False, workers=1)[:2] == (0, None)  # nothing is outdated
+    before = lake.version()
     songs, version, failures = reanalyze_lake(lake, everything=True, workers=1)
-    assert (songs, version, failures) == (1, 3, [])
+    assert (songs, version, failures) == (1, lake.version(), []) and version > before
+    assert [v.kind for v in lake.versions()[before:]] == ["analyze", "genre"]
     assert _rows(lake, "SELECT count(*) AS n FROM lake_analysis") == [{"n": 2}]
     assert _rows(lake, "SELECT count(*) AS n FROM songs") == [{"n": 1}]
