@@ -118,17 +118,25 @@ def integrated_loudness(samples: np.ndarray, sample_rate: int) -> float | None:
         return None
     hop_energy = np.einsum("chs,chs->ch", *(2 * [weighted[:, : hops * step].reshape(-1, hops, step)]),
                            dtype=np.float64)
-    block_energy = hop_energy[:, :-3] + hop_energy[:, 1:-2] + hop_energy[:, 2:-1] + hop_energy[:, 3:]
-    gains = np.array([1.41 if c >= 3 else 1.0 for c in range(weighted.shape[0])])[:, None]
-    power = (block_energy / (4 * step) * gains).sum(axis=0)
+    return gated_loudness(hop_energy, step)
+
+
+def gated_loudness(hop_energy: np.ndarray, hop: int) -> float | None:
+    """BS.1770-4 gated loudness from K-weighted energy per channel per 100 ms hop (of ``hop``
+    samples): 400 ms blocks (four hops, 75 % overlap), an absolute gate at -70 LUFS and a
+    relative gate 10 LU below. Streaming meters accumulate hop energies and call this at the end."""
+    if hop_energy.shape[1] < 4:
+        return None
+    blocks = hop_energy[:, :-3] + hop_energy[:, 1:-2] + hop_energy[:, 2:-1] + hop_energy[:, 3:]
+    gains = np.array([1.41 if c >= 3 else 1.0 for c in range(hop_energy.shape[0])])[:, None]
+    power = (blocks / (4 * hop) * gains).sum(axis=0)
     with np.errstate(divide="ignore"):
         loudness = -0.691 + 10 * np.log10(power)
     gated = power[loudness > -70.0]
     if len(gated) == 0:
         return None
     relative = -0.691 + 10 * np.log10(gated.mean()) - 10.0
-    gated = power[(loudness > -70.0) & (loudness > relative)]
-    return float(-0.691 + 10 * np.log10(gated.mean()))
+    return float(-0.691 + 10 * np.log10(power[(loudness > -70.0) & (loudness > relative)].mean()))
 
 
 def assess(audio: Audio) -> Quality:

@@ -48,7 +48,7 @@ from torch import nn
 from songlake.udfs import _separation_weights as weights
 from songlake.udfs._separation_windows import Lane, SampleQueue
 from songlake.udfs.audio import UnreadableAudio
-from songlake.udfs.quality import _k_weighting
+from songlake.udfs.quality import _k_weighting, gated_loudness
 
 STEMS = ("vocals", "drums", "bass", "other")
 SHIFT_SEED = 0  # seeds the random shifts: equal input, equal stems
@@ -380,28 +380,11 @@ class StemMeter:
             active = float(np.mean(10 * np.log10(power) > ACTIVE_DBFS)) if len(power) else 0.0
         return StemStats(
             stem=self.stem,
-            loudness_lufs=_gated_loudness(energy[0], self._hop),
+            loudness_lufs=gated_loudness(energy[0], self._hop),
             peak_dbfs=float(20 * np.log10(self._peak)) if self._peak > 0 else None,
             active_ratio=active,
             rms_dbfs=float(10 * np.log10(self._squares / self._count)) if self._squares > 0 else None,
         )
-
-
-def _gated_loudness(hop_energy: np.ndarray, hop: int) -> float | None:
-    """BS.1770-4 gated loudness from K-weighted energy per channel per 100 ms hop: 400 ms blocks
-    (four hops, 75% overlap), absolute gate at -70 LUFS, relative gate 10 LU below."""
-    if hop_energy.shape[1] < 4:
-        return None
-    blocks = hop_energy[:, :-3] + hop_energy[:, 1:-2] + hop_energy[:, 2:-1] + hop_energy[:, 3:]
-    gains = np.array([1.41 if c >= 3 else 1.0 for c in range(hop_energy.shape[0])])[:, None]
-    power = (blocks / (4 * hop) * gains).sum(axis=0)
-    with np.errstate(divide="ignore"):
-        loudness = -0.691 + 10 * np.log10(power)
-    gated = power[loudness > -70.0]
-    if len(gated) == 0:
-        return None
-    relative = -0.691 + 10 * np.log10(gated.mean()) - 10.0
-    return float(-0.691 + 10 * np.log10(power[(loudness > -70.0) & (loudness > relative)].mean()))
 
 
 def is_instrumental(vocals: StemStats, mix_lufs: float | None) -> bool:
