@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def make_songs(folder: Path, count: int, seconds: float) -> float:
     from songlake import synth
 
-    keys = ["C", "D", "E", "F", "G", "A", "B", "Bb", "Eb", "Ab", "Db", "F#"]
+    keys = synth.PITCH_CLASSES
     total = 0.0
     for i in range(count):
         bpm = 90 + (i * 7) % 60
