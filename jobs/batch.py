@@ -11,6 +11,7 @@ renamed or re-tagged copy is not added twice.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from songlake.jobs.queue import Queue
 from songlake.jobs.worker import Pool, Worker, resume
 from songlake.schema import Lake, connect
 
+log = logging.getLogger(__name__)
 AUDIO_EXTENSIONS = {".mp3", ".flac", ".wav", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac"}
 # Audio that songlake does not take; in a folder these are refused rather than passed over.
 UNSUPPORTED_AUDIO = {".wma", ".aiff", ".aif", ".ape", ".wv", ".mka", ".ac3", ".dts", ".mid", ".midi"}
@@ -129,12 +131,16 @@ def _drive(queue: Queue, workers: int | None, run_workers: bool, tick: Callable[
         Worker(queue).run(until_idle=True, on_step=waited)
         return
     pool = Pool(queue, tuple(queue.hueys), workers, until_idle=True).start() if run_workers else None
+    warned = False
     try:
         while queue.pending() > 0 or (pool is not None and pool.alive()):
             waited()
             if pool is not None:
                 pool.restart_dead()
             elif not any(w.alive() for w in queue.ledger.workers()):
+                if not warned:
+                    log.warning("no worker is alive on %s: start `songlake worker` (or pass --workers N)", queue.where)
+                    warned = True
                 resume(queue, scan_lake=False)
             time.sleep(0.25)
     finally:

@@ -216,8 +216,8 @@ def separate_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> lis
     writer = BatchWriter(lake)
     now = lambda: datetime.now(timezone.utc)  # noqa: E731
     try:
-        model = load_model(settings)
-        separator = Separator(model, settings, pick_device(settings.device))
+        if todo:  # the model is loaded (once per process) only when there is something to separate
+            separator = Separator(load_model(settings), settings, pick_device(settings.device))
     except WeightsUnavailable as exc:
         for sid in todo:
             writer.add("separations", _separation(sid, settings.key(), "unavailable", str(exc), now()))
