@@ -5,6 +5,11 @@ that carry genre tags. At the end of each ingest or re-analysis batch the model 
 the committed songs plus the batch's own, and every song gets a fresh prediction row in the
 ``genres`` table (the newest row per song counts), in the same commit as the batch. Tags that
 the model confidently contradicts, judged out of fold, are flagged ``tag_suspicious``.
+
+Human labels (schema.labels) are training labels too: a song whose ``primary_genre`` a human
+labelled is fitted as that genre, whatever its tag says, and a labelled ``genre_tag`` stands
+for the file's tag. The model's prediction row is written as usual; the songs view shows the
+human label over it, so a refit never overrides a correction.
 """
 
 from __future__ import annotations
@@ -42,18 +47,22 @@ def classify(lake: Lake, writer: BatchWriter, batch: list[dict], replaced: set[s
 
     ``batch`` holds the batch's songs (``song_row`` dicts); ``replaced`` names committed songs
     whose batch row supersedes the committed one (a re-analysis)."""
-    committed = run(connect(lake), f"SELECT {', '.join(COLUMNS)} FROM songs").to_pylist()
+    con = connect(lake)
+    committed = run(con, f"SELECT {', '.join(COLUMNS)} FROM songs").to_pylist()
     rows = [r for r in committed if r["song_id"] not in replaced] + batch
     if not rows:
         return 0
     inputs = [_inputs(r) for r in rows]
-    tags = [r["genre_tag"] for r in rows]
+    human = human_genres(con)
+    tags = [human.get(r["song_id"], r["genre_tag"]) for r in rows]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # too few tags: the prior decides, and the model name says so
         model = GenreModel.fit(inputs, tags, seed=0)
         predictions = model.predict(inputs)
         flags = model.suspicious(inputs, tags) if model.uses_classifier else [False] * len(rows)
-    name = f"classifier({sum(model.counts.values())} tagged)" if model.uses_classifier else "prior"
+    labelled = sum(r["song_id"] in human for r in rows)
+    by_humans = f", {labelled} of them by human labels" if labelled else ""
+    name = f"classifier({sum(model.counts.values())} tagged{by_humans})" if model.uses_classifier else "prior"
     now = datetime.now(timezone.utc)
     for row, genre, flag in zip(rows, predictions, flags):
         writer.add("genres", {
@@ -66,3 +75,14 @@ def classify(lake: Lake, writer: BatchWriter, batch: list[dict], replaced: set[s
             "predicted_at": now,
         })
     return len(rows)
+
+
+def human_genres(con) -> dict[str, str]:
+    """song_id -> the genre a human gave it: the labelled primary_genre, else a labelled genre_tag.
+
+    Read from the songs view, where labels already replace the computed columns; a batch's
+    re-analysed rows (which carry the file's own tag) get their labels from here too."""
+    rows = run(con, "SELECT song_id, primary_genre, genre_tag, labeled_fields FROM songs "
+                    "WHERE list_has_any(labeled_fields, ['primary_genre', 'genre_tag'])").to_pylist()
+    return {r["song_id"]: r["primary_genre"] if "primary_genre" in r["labeled_fields"] else r["genre_tag"]
+            for r in rows}

@@ -37,7 +37,12 @@ def _v3(lake: Lake) -> dict[str, int]:
     return versions
 
 
-MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3}
+def _v4(lake: Lake) -> dict[str, int]:
+    """Schema 4: the labels table (human corrections and their history)."""
+    return ensure_table(lake, "labels", tables.LABELS)
+
+
+MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3, 4: _v4}
 
 
 def add_columns(lake: Lake, table: str, fields: list[pa.Field]) -> dict[str, int]:

@@ -19,6 +19,8 @@ rows without rewriting audio:
   per song counts);
 - ``stage_runs``: the pipeline's log, one row per song, stage and attempt outcome, so a failure
   is recorded with its reason and a stage knows which songs are current;
+- ``labels``: human corrections, one row per field change (the newest per song and field
+  counts, the rest is the history); the ``songs`` view shows the corrected values;
 - ``commits``: the lake's own log. Its Lance version *is* the lake version, and each row records
   the versions of the other tables at that lake version.
 """
@@ -29,7 +31,7 @@ import pyarrow as pa
 
 from songlake.udfs.embedding import DIM as EMBEDDING_DIM
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _TIME = pa.timestamp("us", tz="UTC")
 
@@ -176,9 +178,18 @@ STAGE_RUNS = pa.schema([
     pa.field("finished_at", _TIME),
 ])
 
+LABELS = pa.schema([
+    pa.field("song_id", pa.string(), nullable=False),
+    pa.field("field", pa.string(), nullable=False),  # a songs column, one of schema.labels.LABEL_FIELDS
+    pa.field("value", pa.string()),  # JSON text of the normalised value; 'null' withdraws the label
+    pa.field("author", pa.string()),
+    pa.field("note", pa.string()),
+    pa.field("labeled_at", _TIME),
+])
+
 COMMITS = pa.schema([
     pa.field("committed_at", _TIME),
-    pa.field("kind", pa.string()),  # init, ingest, migrate, optimize, ...
+    pa.field("kind", pa.string()),  # init, ingest, migrate, optimize, label, ...
     pa.field("message", pa.string()),
     pa.field("schema_version", pa.int32()),
     pa.field("table_versions", pa.string()),  # JSON: {"tracks": 3, ...}
@@ -196,6 +207,7 @@ TABLES: dict[str, pa.Schema] = {
     "stems": STEMS,
     "separations": SEPARATIONS,
     "stage_runs": STAGE_RUNS,
+    "labels": LABELS,
 }
 
 # Tables with a blob column: their bytes stay out of SQL and are read through the gateway.

@@ -2,12 +2,13 @@
 
 Each file starts with a header comment (title, what it answers, parameters). ``VIEWS`` lists the
 view files in the order they are created; the gateway in songlake.schema runs them over the lake
-tables, which it registers as ``lake_<table>``.
+tables, which it registers as ``lake_<table>``; the views after ``songs`` read it.
 """
 
 from importlib.resources import files
 
-VIEWS = ("songs", "stage_status", "ingest_errors", "lake_versions")
+VIEWS = ("songs", "stage_status", "ingest_errors", "lake_versions", "label_history", "annotation_queue",
+         "genre_balance", "era_balance", "quality_compliance")
 
 
 def text(name: str) -> str:

@@ -8,6 +8,15 @@
 -- 'pending' when the song was never separated; stem_stats and is_instrumental come from the
 -- newest separation that succeeded, NULL when none did. The stems' audio is read through the
 -- gateway (songlake.schema.stems), not through SQL.
+--
+-- Human labels (lake_labels, written by songlake.schema.labels) win over computed values: for
+-- each song and field the newest label counts, and its value (JSON text) replaces the column of
+-- the same name; a value of 'null' withdraws the label. A labelled primary_genre has
+-- genre_confidence 1.0, a labelled key has key_confidence 1.0, and a labelled primary_genre or
+-- genre_tag clears genre_tag_suspicious (a human has settled the question). Labels live in
+-- their own table, so a genre refit or a re-analysis never overrides them. labeled_fields lists
+-- the fields with a human label ([] when none), labeled_at is when the song's labels last
+-- changed (NULL when never).
 CREATE OR REPLACE VIEW songs AS
 WITH tracks AS (
     SELECT * FROM lake_tracks
@@ -28,25 +37,62 @@ WITH tracks AS (
     SELECT song_id, stem_stats, is_instrumental FROM lake_separations
     WHERE status = 'done'
     QUALIFY row_number() OVER (PARTITION BY song_id ORDER BY separated_at DESC) = 1
+), newest_labels AS (
+    SELECT song_id, field, value, labeled_at FROM lake_labels
+    QUALIFY row_number() OVER (PARTITION BY song_id, field ORDER BY labeled_at DESC) = 1
+), labels AS (
+    SELECT
+        song_id,
+        list(field ORDER BY field) FILTER (WHERE value <> 'null') AS labeled_fields,
+        max(labeled_at) AS labeled_at,
+        any_value(json_extract_string(value, '$')) FILTER (WHERE field = 'title') AS title,
+        any_value(json_extract_string(value, '$')) FILTER (WHERE field = 'artist') AS artist,
+        any_value(json_extract_string(value, '$')) FILTER (WHERE field = 'album') AS album,
+        any_value(from_json(value, '"INTEGER"')) FILTER (WHERE field = 'year') AS year,
+        any_value(json_extract_string(value, '$')) FILTER (WHERE field = 'genre_tag') AS genre_tag,
+        any_value(from_json(value, '"INTEGER"')) FILTER (WHERE field = 'track') AS track,
+        any_value(json_extract_string(value, '$')) FILTER (WHERE field = 'license') AS license,
+        any_value(json_extract_string(value, '$')) FILTER (WHERE field = 'source') AS source,
+        any_value(from_json(value, '"DOUBLE"')) FILTER (WHERE field = 'bpm') AS bpm,
+        any_value(json_extract_string(value, '$')) FILTER (WHERE field = 'time_signature') AS time_signature,
+        any_value(json_extract_string(value, '$')) FILTER (WHERE field = 'key') AS key,
+        any_value(from_json(value, '[{"start": "DOUBLE", "end": "DOUBLE", "label": "VARCHAR"}]'))
+            FILTER (WHERE field = 'sections') AS sections,
+        any_value(json_extract_string(value, '$')) FILTER (WHERE field = 'primary_genre') AS primary_genre,
+        any_value(from_json(value, '"BOOLEAN"')) FILTER (WHERE field = 'is_instrumental') AS is_instrumental
+    FROM newest_labels
+    GROUP BY song_id
 )
 SELECT
     t.song_id, t.file_sha256, t.filename, t.format, t.bitrate_kbps, t.sample_rate, t.channels,
     t.duration,
-    t.title, t.artist, t.album, t.year, t.genre_tag, t.track, t.license, t.source,
-    a.bpm, a.beats, a.downbeats, a.time_signature, a.syncopation_index, a.rhythmic_complexity,
+    coalesce(l.title, t.title) AS title, coalesce(l.artist, t.artist) AS artist,
+    coalesce(l.album, t.album) AS album, coalesce(l.year, t.year) AS year,
+    coalesce(l.genre_tag, t.genre_tag) AS genre_tag, coalesce(l.track, t.track) AS track,
+    coalesce(l.license, t.license) AS license, coalesce(l.source, t.source) AS source,
+    coalesce(l.bpm, a.bpm) AS bpm, a.beats, a.downbeats,
+    coalesce(l.time_signature, a.time_signature) AS time_signature, a.syncopation_index, a.rhythmic_complexity,
     a.strong_beats, a.weak_beats,
-    a.key, a.key_confidence, a.chords, a.roman_numerals, a.functional_harmony, a.common_patterns,
+    coalesce(l.key, a.key) AS key, CASE WHEN l.key IS NOT NULL THEN 1.0 ELSE a.key_confidence END AS key_confidence,
+    a.chords, a.roman_numerals, a.functional_harmony, a.common_patterns,
     a.cadences, a.progression_complexity,
-    a.sections,
-    g.primary_genre, g.genre_confidence, g.predicted_genres, g.tag_suspicious AS genre_tag_suspicious,
+    coalesce(l.sections, a.sections) AS sections,
+    coalesce(l.primary_genre, g.primary_genre) AS primary_genre,
+    CASE WHEN l.primary_genre IS NOT NULL THEN 1.0 ELSE g.genre_confidence END AS genre_confidence,
+    g.predicted_genres,
+    CASE WHEN l.primary_genre IS NOT NULL OR l.genre_tag IS NOT NULL THEN false ELSE g.tag_suspicious END
+        AS genre_tag_suspicious,
     t.loudness_lufs, t.peak_dbfs, t.clipping_ratio, t.silence_ratio, t.bandwidth_hz,
     t.suspected_transcode, t.quality_flags,
-    coalesce(sa.status, 'pending') AS stems_status, sd.stem_stats, sd.is_instrumental,
+    coalesce(sa.status, 'pending') AS stems_status, sd.stem_stats,
+    coalesce(l.is_instrumental, sd.is_instrumental) AS is_instrumental,
     e.embedding,
-    a.analysis_version, a.failed_stages AS analysis_failures, t.ingested_at
+    a.analysis_version, a.failed_stages AS analysis_failures, t.ingested_at,
+    coalesce(l.labeled_fields, []::VARCHAR[]) AS labeled_fields, l.labeled_at
 FROM tracks t
 LEFT JOIN analysis a USING (song_id)
 LEFT JOIN embeddings e USING (song_id)
 LEFT JOIN genres g USING (song_id)
 LEFT JOIN attempts sa USING (song_id)
-LEFT JOIN separations sd USING (song_id);
+LEFT JOIN separations sd USING (song_id)
+LEFT JOIN labels l USING (song_id);

@@ -157,13 +157,13 @@ def _old_lake(root, schema_version: int) -> Lake:
 
 
 @pytest.mark.parametrize("schema_version", [1, 2])
-def test_lakes_of_older_schemas_migrate_to_schema_3(tmp_path, schema_version):
+def test_lakes_of_older_schemas_migrate_to_the_current_schema(tmp_path, schema_version):
     old = _old_lake(tmp_path / "lake", schema_version)
     before = old.version()
     lake = Lake.open(old.root)
-    assert lake.schema_version() == tables.SCHEMA_VERSION == 3
-    assert [v.kind for v in lake.versions()][before:] == ["migrate"] * (3 - schema_version)
-    for name in ("stems", "separations", "stage_runs", "genres"):
+    assert lake.schema_version() == tables.SCHEMA_VERSION == 4
+    assert [v.kind for v in lake.versions()][before:] == ["migrate"] * (4 - schema_version)
+    for name in ("stems", "separations", "stage_runs", "genres", "labels"):
         assert name in lake.state().table_versions and lance.dataset(lake.uri(name)).schema.names == tables.TABLES[name].names
     assert "used_stems" in lance.dataset(lake.uri("analysis")).schema.names
     query = "SELECT title, bpm, stems_status, stem_stats, is_instrumental FROM songs"
@@ -197,6 +197,7 @@ CONTRACT = [  # ARCHITECTURE.md's public columns, in their order, with songlake'
     "stems_status", "stem_stats", "is_instrumental",
     "embedding",
     "analysis_version", "analysis_failures", "ingested_at",
+    "labeled_fields", "labeled_at",
 ]
 
 
