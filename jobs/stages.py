@@ -155,6 +155,7 @@ def ingest_files(lake: Lake, queue, paths: list[str], options: dict) -> list[dic
             if sha in by_sha:
                 outcomes.append({"key": path, "status": "present", "detail": f"same file as song {by_sha[sha]}"})
                 continue
+            began = time.perf_counter()
             result = examine(path, provenance=provenance)
             if isinstance(result, Refused):
                 outcomes.append(_refuse(writer, known_errors, result))
@@ -168,6 +169,8 @@ def ingest_files(lake: Lake, queue, paths: list[str], options: dict) -> list[dic
                 continue
             for table in ("originals", "embeddings", "tracks"):  # tracks last: it makes the song visible
                 writer.add(table, result.rows[table])
+            writer.add("stage_runs", stage_run(result.song_id, "ingest", "done", version=result.rows["embeddings"]["model"],
+                                               seconds=time.perf_counter() - began))
             song_ids.append(result.song_id)
             seconds += result.audio_seconds
             outcomes.append({"key": path, "status": "ingested", "detail": result.song_id,
@@ -356,6 +359,7 @@ def embed_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> list[d
     writer = BatchWriter(lake)
     outcomes = [{"key": sid, "status": "skipped", "detail": f"has a {MODEL} embedding"} for sid in song_ids if sid not in todo]
     for sid, data in originals(lake, todo).items():
+        began = time.perf_counter()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -365,7 +369,7 @@ def embed_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> list[d
             outcomes.append({"key": sid, "status": "failed", "detail": str(exc)})
             continue
         writer.add("embeddings", {"song_id": sid, "model": MODEL, "embedding": vector.vector.tolist()})
-        writer.add("stage_runs", stage_run(sid, "embed", "done", version=MODEL))
+        writer.add("stage_runs", stage_run(sid, "embed", "done", version=MODEL, seconds=time.perf_counter() - began))
         outcomes.append({"key": sid, "status": "done", "detail": MODEL})
     writer.commit("embed", f"embedded {sum(o['status'] == 'done' for o in outcomes)} songs")
     return outcomes

@@ -44,7 +44,6 @@ QUALITY_CHECKS = (  # (name, quality_compliance column)
 )
 STAGES = ("ingest", "separate", "analyze", "embed", "genre")  # in pipeline order; stage_runs may name more
 _NOT_LOGGED = {  # stages that, as the jobs are written now, leave no timed stage_runs rows
-    "ingest": "ingest records no stage_runs rows, so its processing time is not measured",
     "genre": "the genre refit runs once for the whole collection and records no stage_runs rows",
 }
 TRAINING_MEASUREMENT = Path("measurements") / "training.json"  # under the lake folder
