@@ -23,7 +23,7 @@ import io
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator, NamedTuple
 
 import av
 import numpy as np
@@ -174,6 +174,24 @@ def read_stem(lake: Lake, song_id: str, stem: str, start: float = 0.0, end: floa
         lo, hi = max(first, part["start_sample"]), min(last, part["start_sample"] + part["num_samples"])
         out[:, lo - first:hi - first] = samples[:, lo - part["start_sample"]:hi - part["start_sample"]]
     return out
+
+
+class StemLayout(NamedTuple):
+    """A stem's shape, from its parts' metadata alone (nothing is read or decoded)."""
+
+    sample_rate: int
+    channels: int
+    num_samples: int  # per channel, the whole stem
+    parts: tuple[tuple[int, int], ...]  # (start_sample, num_samples) of each part, in time order
+
+
+def stem_layout(lake: Lake, song_id: str, stem: str, version: int | str | None = None) -> StemLayout:
+    """The rate, channels, length and part boundaries of a song's stem, so a reader can ask
+    read_stem for exactly the parts a sample range touches (the server's byte-range WAV).
+    LakeError when the song has no such stem, ValueError for an unknown stem name."""
+    _, parts = _parts(lake, song_id, stem, version)
+    return StemLayout(parts[0]["sample_rate"], parts[0]["channels"], _length(parts),
+                      tuple((p["start_sample"], p["num_samples"]) for p in parts))
 
 
 def export_stems(lake: Lake, song_id: str, out_dir: str | Path, codec: str = "flac",

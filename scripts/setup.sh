@@ -20,12 +20,13 @@ for arg in "$@"; do
 done
 
 # The tests render ground-truth songs from MIDI with Debian's fluidsynth and General MIDI soundfont,
-# and run the scaled-out pipeline against a real Redis server.
+# run the scaled-out pipeline against a real Redis server, and drive the web UI in Debian's
+# chromium (through Playwright, which then downloads no browser of its own).
 if [ -n "$extras" ] && { ! command -v fluidsynth >/dev/null || [ ! -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] \
-    || ! command -v redis-server >/dev/null; }; then
+    || ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null; }; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  echo "setup: installing fluidsynth, fluid-soundfont-gm and redis-server (Debian packages)"
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq fluidsynth fluid-soundfont-gm redis-server >/dev/null
+  echo "setup: installing fluidsynth, fluid-soundfont-gm, redis-server and chromium (Debian packages)"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq fluidsynth fluid-soundfont-gm redis-server chromium >/dev/null
 fi
 
 python=${PYTHON:-python3}

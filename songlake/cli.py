@@ -412,5 +412,79 @@ def optimize(lake_dir: Path | None, keep_days: float, no_cleanup: bool) -> None:
               f"versions removed ({report.bytes_removed / 1e6:.1f} MB); lake version {report.version or lake.version()}.")
 
 
+@main.command()
+@lake_option
+@click.option("--host", default=None, help="Address to listen on (default: $SONGLAKE_HOST or 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default: $SONGLAKE_PORT or 8470).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Pipeline worker processes inside the server for uploads (default: 1 on the embedded queue, "
+                   "0 when SONGLAKE_QUEUE points at Redis and `songlake worker` runs elsewhere).")
+@click.option("--reads", type=click.Choice(["open", "token"]), default=None,
+              help="Whether reads need a token too (default: $SONGLAKE_READS or open). Writes always do.")
+def serve(lake_dir: Path | None, host: str | None, port: int | None, workers: int | None, reads: str | None) -> None:
+    """Serve the lake over HTTP: the JSON API (OpenAPI at /schema) and the web UI at /ui."""
+    import uvicorn
+
+    from songlake.jobs.queue import queue_url
+    from songlake.server import ServerSettings, create_app
+
+    try:
+        settings = ServerSettings.from_env(host=host, port=port, reads=reads)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    lake = _open(lake_dir, create=True)
+    if workers is None:
+        workers = 0 if queue_url() else 1
+    app = create_app(lake, settings=settings, workers=workers)
+    where = f"http://{settings.host}:{settings.port}"
+    err.print(f"serving {lake.root} at {where}/ui (API schema at {where}/schema); "
+              f"{workers} pipeline worker(s); reads {settings.reads}, writes need a token")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+
+
+@main.group()
+def token() -> None:
+    """API tokens for the server: writes (uploads, labels) need one."""
+
+
+@token.command("create")
+@click.argument("name")
+@lake_option
+def token_create(name: str, lake_dir: Path | None) -> None:
+    """Make a token named NAME (who labels are credited to) and print it once."""
+    from songlake.server.auth import TokenStore
+    from songlake.server.errors import ServerError
+
+    lake = _open(lake_dir, create=True)
+    try:
+        secret = TokenStore(lake.root).create(name)
+    except ServerError as exc:
+        raise click.ClickException(str(exc)) from None
+    err.print(f"token '{name}' created; it is shown only now. Send it as 'Authorization: Bearer <token>'.")
+    click.echo(secret)
+
+
+@token.command("list")
+@lake_option
+def token_list(lake_dir: Path | None) -> None:
+    """The tokens: name, when made, whether revoked (the secrets are not kept)."""
+    from songlake.server.auth import TokenStore
+
+    for info in TokenStore(_open(lake_dir).root).list():
+        click.echo(f"{info.name}\t{info.created_at}\t{'revoked' if info.revoked else 'active'}")
+
+
+@token.command("revoke")
+@click.argument("name")
+@lake_option
+def token_revoke(name: str, lake_dir: Path | None) -> None:
+    """Revoke the token named NAME."""
+    from songlake.server.auth import TokenStore
+
+    if not TokenStore(_open(lake_dir).root).revoke(name):
+        raise click.ClickException(f"no active token named {name!r}")
+    err.print(f"token '{name}' revoked")
+
+
 if __name__ == "__main__":
     main()

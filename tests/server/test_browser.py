@@ -1,0 +1,242 @@
+"""The web UI in a real browser: `songlake serve` in a subprocess, Debian's chromium driven by
+Playwright, over a lake of real songs (stems from Demucs' tiny test model).
+
+Each test does what a curator does: run a query in the SQL box, play a stem, open a similar song,
+sign in and fix a label, upload a file and watch it being analysed. Every page is saved as a
+screenshot under tests/artifacts/screenshots/ (git-ignored) to look at after a run.
+
+Select or skip these with the `browser` marker (`pytest -m browser`, `-m "not browser"`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _songlake(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "songlake.cli", *args], start_new_session=True,
+                            env={**os.environ, "SONGLAKE_DEMUCS_MODEL": "demucs_unittest"}, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def lake_dir(served_lake, tmp_path_factory) -> Path:
+    """A copy of the served lake that the browser's uploads and labels may change."""
+    target = tmp_path_factory.mktemp("browser") / "lake"
+    shutil.copytree(served_lake, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def token(lake_dir) -> str:
+    """A token made the way a user makes one: `songlake token create NAME`."""
+    made = _songlake("token", "create", "browser-curator", "--lake", str(lake_dir),
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = made.communicate(timeout=60)
+    assert made.returncode == 0, err
+    return re.search(r"sl_\S+", out).group(0)
+
+
+@pytest.fixture(scope="module")
+def server(lake_dir, token, tmp_path_factory) -> str:
+    """`songlake serve` on a free port with one pipeline worker; its base URL."""
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("serve") / "serve.log").open("w")
+    process = _songlake("serve", "--lake", str(lake_dir), "--port", str(port), "--workers", "1",
+                        stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while True:
+        try:
+            urllib.request.urlopen(base + "/health", timeout=2).read()
+            break
+        except OSError:
+            if process.poll() is not None or time.time() > deadline:
+                log.flush()
+                pytest.fail(f"songlake serve did not start: {Path(log.name).read_text()[-3000:]}")
+            time.sleep(0.3)
+    yield base
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing; `bash scripts/setup.sh --test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM,
+                                          args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh browser tab (its own cookies); script errors on the page fail the test."""
+    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield tab
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, token: str) -> None:
+    page.goto("/ui/login?next=/ui")
+    shot(page, "login")
+    page.fill("#token", token)
+    page.click("#login-submit")
+    page.wait_for_url("**/ui")
+    assert page.text_content("#user-name") == "browser-curator"
+
+
+def song_ids(page) -> list[str]:
+    return [href.rsplit("/", 1)[-1] for href in page.eval_on_selector_all(
+        "#songs-table a.song-link", "links => links.map(a => a.getAttribute('href'))")]
+
+
+def test_sql_box_replaces_the_table(page):
+    page.goto("/ui")
+    assert len(song_ids(page)) >= 3
+    shot(page, "library")
+    page.click("#sql-panel summary")
+    page.fill("#sql-text", "SELECT song_id, bpm, key FROM songs ORDER BY bpm DESC LIMIT 2")
+    page.click("#sql-run")
+    page.wait_for_function("document.querySelector('#songs-table').classList.contains('sql-result')")
+    headers = page.eval_on_selector_all("#songs-table thead th", "ths => ths.map(th => th.textContent)")
+    assert headers == ["song_id", "bpm", "key"]
+    assert page.locator("#songs-table tbody tr").count() == 2
+    assert "2 rows" in page.text_content("#sql-status")
+    assert page.is_hidden("#pager")
+    shot(page, "library-sql")
+    # a refused statement is shown, not swallowed
+    page.fill("#sql-text", "COPY songs TO 'out.csv'")
+    page.keyboard.press("Control+Enter")  # the textarea's shortcut runs it too
+    page.wait_for_selector("#sql-error:not([hidden])")
+    assert page.text_content("#sql-error").strip()
+
+
+def test_a_stem_plays_in_sync(page):
+    page.goto("/ui")
+    page.click("#songs-table a.song-link >> nth=0")
+    page.wait_for_selector("#waveform[data-ready='true']")
+    shot(page, "song")
+    page.click("button.solo[data-stem='drums']")
+    page.click("#play")
+    page.wait_for_function(
+        "(() => { const a = document.querySelector(\"audio[data-stem='drums']\");"
+        " return a.currentTime > 0.5 && a.readyState >= 2; })()", timeout=20_000)
+    state = page.evaluate("""() => Array.from(document.querySelectorAll('audio.stem-audio')).map(a =>
+        ({stem: a.dataset.stem, t: a.currentTime, muted: a.muted, paused: a.paused}))""")
+    drums = next(s for s in state if s["stem"] == "drums")
+    assert not drums["muted"] and not drums["paused"]
+    for other in state:
+        assert not other["paused"], other  # every stem runs on the one clock ...
+        assert abs(other["t"] - drums["t"]) < 0.3, state
+        assert other["muted"] == (other["stem"] != "drums")  # ... and solo only silences the rest
+    assert page.evaluate("document.getElementById('audio-mix').paused")
+    page.click("#play")
+    assert page.evaluate("Array.from(document.querySelectorAll('audio')).every(a => a.paused)")
+
+
+def test_similar_song_opens_from_a_song_page(page):
+    page.goto("/ui")
+    first = song_ids(page)[0]
+    page.goto(f"/ui/songs/{first}")
+    link = page.locator("a.similar-link").first
+    target = link.get_attribute("href")
+    assert target != f"/ui/songs/{first}"
+    link.click()
+    page.wait_for_url(f"**{target}")
+    assert page.locator("#song-title").count() == 1
+    assert page.locator(f"a.similar-link[href='/ui/songs/{first}']").count() == 1  # and back again
+
+
+def test_fix_a_label_after_signing_in(page, token):
+    page.goto("/ui")
+    song_id = song_ids(page)[0]
+    page.goto(f"/ui/songs/{song_id}")
+    page.fill("#label-form input[name='key']", "A minor")
+    page.click("#label-save")
+    page.wait_for_selector("#label-status.error")
+    assert "sign in" in page.text_content("#label-status")  # no token yet: refused
+
+    sign_in(page, token)
+    page.goto(f"/ui/songs/{song_id}")
+    page.fill("#label-form input[name='key']", "A minor")
+    page.fill("#label-form input[name='note']", "heard it")
+    page.click("#label-save")
+    page.wait_for_selector("#label-status.ok")
+    page.reload()
+    assert page.input_value("#label-form input[name='key']") == "A minor"
+    assert "A minor (1.00)" in page.text_content("#theory")
+    shot(page, "song-labelled")
+
+    page.goto("/ui/annotate")
+    shot(page, "annotate")
+    row = page.locator("#queue tr[data-song]").first
+    row.locator("input[name='year']").fill("1999")
+    row.locator("button.fix").click()
+    page.wait_for_selector("#queue tr.fixed")
+    assert "saved" in row.locator(".status").text_content()
+
+
+def test_upload_is_analysed(page, token, new_songs, tmp_path):
+    sign_in(page, token)
+    page.goto("/ui")
+    before = set(song_ids(page))
+    [path] = new_songs(tmp_path / "upload", 1, seed=7)
+    page.goto("/ui/upload")
+    page.set_input_files("#files", str(path))
+    page.click("#upload-start")
+    page.wait_for_selector("tr.upload-row progress")
+    page.wait_for_selector("tr.upload-row[data-state]", timeout=240_000)
+    row = page.locator("tr.upload-row").first
+    assert row.get_attribute("data-state") == "done", row.text_content()
+    assert page.evaluate("document.querySelector('tr.upload-row progress').value") == 100
+    shot(page, "upload")
+    row.locator("a.song-link").click()
+    page.wait_for_selector("#waveform[data-ready='true']")
+    page.goto("/ui")
+    after = set(song_ids(page))
+    assert len(after - before) == 1
+
+    page.goto("/ui/dashboard")
+    assert page.locator("svg.chart").count() >= 3
+    shot(page, "dashboard")
