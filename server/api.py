@@ -75,8 +75,8 @@ class SongsController(Controller):
         return Response({"jobs": answer, "accepted": len(accepted), "refused": len(answer) - len(accepted)},
                         status_code=status)
 
-    @get("/", guards=[require_reader])
-    async def list_songs(
+    @get("/", guards=[require_reader], sync_to_thread=True)
+    def list_songs(
         self, snapshot: SnapshotDep,
         q: Annotated[str | None, Parameter(description="text in the title, artist, album or file name")] = None,
         genre: str | None = None, key: str | None = None, stems_status: str | None = None,
@@ -110,8 +110,8 @@ class SongsController(Controller):
             f"ORDER BY {sort} {order.upper()} NULLS LAST, song_id LIMIT {int(limit)} OFFSET {int(offset)}", params)
         return {"songs": _json_rows(rows.to_pylist()), "total": total, "limit": limit, "offset": offset, "version": version}
 
-    @get("/{song_id:str}", guards=[require_reader])
-    async def song(self, song_id: str, lake: LakeDep, snapshot: SnapshotDep) -> dict:
+    @get("/{song_id:str}", guards=[require_reader], sync_to_thread=True)
+    def song(self, song_id: str, lake: LakeDep, snapshot: SnapshotDep) -> dict:
         """One song as the nested document: basic_info, quality, audio_stems, music_theory, structure."""
         from songlake.schema.document import song_document
 
@@ -137,8 +137,8 @@ class SongsController(Controller):
         """Min/max peaks of the original for drawing: {duration, sample_rate, peaks}."""
         return await anyio.to_thread.run_sync(media.waveform, lake, song_id, points)
 
-    @get("/{song_id:str}/similar", guards=[require_reader])
-    async def similar(self, song_id: str, snapshot: SnapshotDep,
+    @get("/{song_id:str}/similar", guards=[require_reader], sync_to_thread=True)
+    def similar(self, song_id: str, snapshot: SnapshotDep,
                       k: Annotated[int, Parameter(ge=1, le=100)] = 10) -> dict:
         """The k songs nearest by embedding (cosine similarity), best first."""
         return {"song_id": song_id, "similar": _json_value(snapshot.similar(song_id, k)), "version": snapshot.version}
@@ -162,10 +162,11 @@ class SongsController(Controller):
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
         await anyio.to_thread.run_sync(snapshot.refresh)
-        return {"song_id": song_id, "version": version, "labels": list(labels), "history": _history(snapshot, song_id)}
+        history = await anyio.to_thread.run_sync(_history, snapshot, song_id)
+        return {"song_id": song_id, "version": version, "labels": list(labels), "history": history}
 
-    @get("/{song_id:str}/labels", guards=[require_reader])
-    async def labels(self, song_id: str, snapshot: SnapshotDep) -> dict:
+    @get("/{song_id:str}/labels", guards=[require_reader], sync_to_thread=True)
+    def labels(self, song_id: str, snapshot: SnapshotDep) -> dict:
         """Every human label of the song, newest first, with who and when."""
         return {"song_id": song_id, "history": _history(snapshot, song_id)}
 
@@ -207,8 +208,8 @@ class JobsController(Controller):
     path = "/jobs"
     tags = ["jobs"]
 
-    @get("/{job_id:str}", guards=[require_reader])
-    async def job(self, job_id: str, jobs: JobsDep, snapshot: SnapshotDep) -> dict:
+    @get("/{job_id:str}", guards=[require_reader], sync_to_thread=True)
+    def job(self, job_id: str, jobs: JobsDep, snapshot: SnapshotDep) -> dict:
         """An upload's progress: queued, then the song's stages (separate, analyze, genre), or
         why it was refused or failed. `done` is true when nothing more will happen."""
         job = jobs.get(job_id)
@@ -257,7 +258,8 @@ class SearchController(Controller):
             if got.too_large:
                 raise PayloadTooLarge(f"the clip is larger than {AUDIO_CLIP_LIMIT >> 20} MB")
             vector = await anyio.to_thread.run_sync(_clip_vector, got)
-        return {"similar": _json_value(snapshot.similar_to_vector(vector, k)), "version": snapshot.version}
+        found = await anyio.to_thread.run_sync(lambda: snapshot.similar_to_vector(vector, k))
+        return {"similar": _json_value(found), "version": snapshot.version}
 
 
 def _clip_vector(got) -> np.ndarray:

@@ -42,7 +42,7 @@ def _assert_complete_and_unique(lake, n):
     assert _one(lake, "SELECT count(*), count(DISTINCT song_id) FROM lake_tracks")[0] == (n, n)
     runs = _one(lake, "SELECT stage, count(*), count(DISTINCT song_id) FROM lake_stage_runs "
                       "WHERE status IN ('done', 'unavailable') GROUP BY stage ORDER BY stage")
-    assert runs == [("analyze", n, n), ("separate", n, n)]
+    assert runs == [("analyze", n, n), ("ingest", n, n), ("separate", n, n)]
     assert _one(lake, "SELECT count(*), count(DISTINCT song_id) FROM lake_analysis")[0] == (n, n)
     assert _one(lake, "SELECT count(*) FROM songs WHERE analysis_version IS NULL OR stems_status = 'pending'")[0] == (0,)
 
