@@ -57,3 +57,21 @@ def song_files(served_lake) -> list[Path]:
 def new_songs():
     """make(folder, n, seed) -> paths of n new MP3 songs."""
     return make_songs
+
+
+@pytest.fixture(scope="module")
+def lake_copy(served_lake, tmp_path_factory):
+    """A copy of the served lake that one test module's writes (labels, uploads) may change."""
+    import shutil
+
+    target = tmp_path_factory.mktemp("copy") / "lake"
+    shutil.copytree(served_lake, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def token(lake_copy) -> str:
+    """An API token for the module's lake copy."""
+    from songlake.server.auth import TokenStore
+
+    return TokenStore(lake_copy).create("curator")

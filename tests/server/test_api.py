@@ -8,7 +8,6 @@ in the locked-down DuckDB of the server's snapshot.
 from __future__ import annotations
 
 import io
-import shutil
 import time
 import wave
 
@@ -18,19 +17,6 @@ from litestar.testing import TestClient
 
 from songlake.server import ServerSettings, create_app
 from songlake.server.auth import TokenStore
-
-
-@pytest.fixture(scope="module")
-def lake_copy(served_lake, tmp_path_factory):
-    """A copy of the served lake that this module's writes (labels, uploads) may change."""
-    target = tmp_path_factory.mktemp("api") / "lake"
-    shutil.copytree(served_lake, target)
-    return target
-
-
-@pytest.fixture(scope="module")
-def token(lake_copy) -> str:
-    return TokenStore(lake_copy).create("curator")
 
 
 @pytest.fixture(scope="module")

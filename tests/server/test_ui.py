@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
 from litestar.testing import TestClient
@@ -20,22 +19,8 @@ from songlake.server.auth import TokenStore
 
 
 @pytest.fixture(scope="module")
-def lake_copy(served_lake, tmp_path_factory):
-    """A copy of the served lake that this module's label writes may change."""
-    target = tmp_path_factory.mktemp("ui") / "lake"
-    shutil.copytree(served_lake, target)
-    return target
-
-
-@pytest.fixture(scope="module")
-def token(lake_copy) -> str:
-    return TokenStore(lake_copy).create("ui-tester")
-
-
-@pytest.fixture(scope="module")
 def client(lake_copy, token):
-    settings = ServerSettings(snapshot_interval=0.2)
-    with TestClient(create_app(lake_copy, settings=settings, workers=0)) as test_client:
+    with TestClient(create_app(lake_copy, settings=ServerSettings(snapshot_interval=0.2))) as test_client:
         yield test_client
 
 
@@ -145,7 +130,7 @@ def test_login_sets_a_strict_httponly_cookie(client, token):
     assert away.headers["location"] == "/ui"
     client.cookies.set("songlake_token", token)
     try:
-        assert "signed in as <strong id=\"user-name\">ui-tester</strong>" in client.get("/ui").text
+        assert "signed in as <strong id=\"user-name\">curator</strong>" in client.get("/ui").text
     finally:
         client.cookies.clear()
 
