@@ -308,13 +308,11 @@ class ReportController(Controller):
     tags = ["report"]
 
     @get("/", guards=[require_reader])
-    async def report(self, lake: LakeDep, snapshot: SnapshotDep) -> dict:
+    async def report(self, snapshot: SnapshotDep) -> dict:
         """The collection report: genre and era balance against the targets, quality
         compliance, the training approach the size supports, and estimates from this lake's
         measured throughput."""
-        from songlake.schema.report import collection_report
-
-        report = await anyio.to_thread.run_sync(lambda: collection_report(snapshot.cursor(), lake))
+        report = await anyio.to_thread.run_sync(snapshot.report)
         return _json_value(report) | {"version": snapshot.version}
 
 

@@ -365,6 +365,22 @@ class Snapshot:
         models = ds.to_table(columns=["model"]).column("model")
         return table, len(pc.unique(models)) > 1
 
+    def report(self) -> dict:
+        """The collection report (schema.report) at the held version, computed once per version:
+        the API and the dashboard share it."""
+        from songlake.schema.report import collection_report
+
+        version = self.version
+        cached = getattr(self, "_report", None)
+        if cached is None or cached[0] != version:
+            con = self.cursor()
+            try:
+                cached = (version, collection_report(con, self.lake))
+            finally:
+                con.close()
+            self._report = cached
+        return cached[1]
+
     def similar(self, song_id: str, k: int = 10) -> list[dict]:
         """The k songs nearest to song_id by embedding (cosine), best first, with title and artist."""
         hit = self.read("SELECT embedding, model FROM lake_embeddings WHERE song_id = $1 ORDER BY model LIMIT 1",

@@ -54,12 +54,6 @@ def static_router() -> Router:
     return create_static_files_router(path="/static", directories=[STATIC_DIR], name="static")
 
 
-def report_cursor(snapshot: Snapshot, lake: Lake):
-    """The DuckDB connection the collection report reads: a cursor on the snapshot, so the
-    dashboard shows the same lake version as the other pages."""
-    return snapshot.cursor()
-
-
 @dataclass
 class LoginForm:
     token: str = ""
@@ -203,10 +197,9 @@ def _local(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/ui"
 
 
-# Small per-version caches: filter choices and the report change only with the lake version.
+# Small per-version caches: the filter choices change only with the lake version.
 _cache_lock = threading.Lock()
 _choices: dict[tuple[int, int, str], list[str]] = {}
-_reports: dict[tuple[str, int], dict] = {}
 
 
 def _cached(store: dict, key, compute):
@@ -250,16 +243,8 @@ def _similar(snapshot: Snapshot, song_id: str) -> tuple[list[dict], str | None]:
 
 
 def _report(snapshot: Snapshot, lake: Lake, version: int) -> dict:
-    """The collection report at the snapshot's version, computed once per version."""
-    from songlake.schema.report import collection_report
-
-    def compute() -> dict:
-        con = report_cursor(snapshot, lake)
-        try:
-            return collection_report(con, lake)
-        finally:
-            con.close()
-    return _cached(_reports, (str(lake.root), version), compute)
+    """The collection report at the snapshot's version (the snapshot computes it once per version)."""
+    return snapshot.report()
 
 
 def _progress(songs, following: dict) -> float | None:
