@@ -42,7 +42,12 @@ def _v4(lake: Lake) -> dict[str, int]:
     return ensure_table(lake, "labels", tables.LABELS)
 
 
-MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3, 4: _v4}
+def _v5(lake: Lake) -> dict[str, int]:
+    """Schema 5: the splits table (train / valid / test assignments by artist)."""
+    return ensure_table(lake, "splits", tables.SPLITS)
+
+
+MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3, 4: _v4, 5: _v5}
 
 
 def add_columns(lake: Lake, table: str, fields: list[pa.Field]) -> dict[str, int]:

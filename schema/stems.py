@@ -236,18 +236,38 @@ def _parts(lake: Lake, song_id: str, stem: str, version: int | str | None):
         raise ValueError(f"unknown stem {stem!r}; stems are {', '.join(STEMS)}")
     state = lake.state(version)
     ds = _stems_table(lake, state)
+    runs = current_runs(lake, state, song_id, ds, stems=(stem,))
+    if stem not in runs:
+        raise LakeError(f"song {song_id} has no {stem} stem at lake version {state.version} "
+                        f"(the songs view's stems_status says whether it was separated)")
+    return ds, runs[stem]
+
+
+def current_runs(lake: Lake, state: LakeVersion, song_id: str, ds=None,
+                 stems: Iterable[str] = STEMS) -> dict[str, list[dict]]:
+    """The current run of parts (metadata rows with _rowid, see ``_parts``) of each of a song's
+    stems at a lake state, read in one scan; stems the song lacks are absent. ``ds`` is the stems
+    table at that state when the caller holds it open already (a training reader)."""
+    ds = ds if ds is not None else _stems_table(lake, state)
+    stems = tuple(stems)
+    wanted = " OR ".join(f"stem = '{_quote(stem)}'" for stem in stems)
     rows = [] if ds is None else ds.to_table(
-        columns=_META, filter=f"song_id = '{_quote(song_id)}' AND stem = '{_quote(stem)}'", with_row_id=True,
+        columns=_META, filter=f"song_id = '{_quote(song_id)}' AND ({wanted})", with_row_id=True,
     ).to_pylist()
+    if not rows:
+        return {}
+    model, duration = _separation(lake, song_id, state)
+    return {stem: _choose([row for row in rows if row["stem"] == stem], model, duration)
+            for stem in stems if any(row["stem"] == stem for row in rows)}
+
+
+def _choose(rows: list[dict], model: str | None, duration: float | None) -> list[dict]:
+    """The current run among one stem's rows (see ``_parts``), checked for consistency."""
     runs: list[list[dict]] = []
     for row in rows:
         if row["part"] == 0 or not runs:
             runs.append([])
         runs[-1].append(row)
-    if not runs:
-        raise LakeError(f"song {song_id} has no {stem} stem at lake version {state.version} "
-                        f"(the songs view's stems_status says whether it was separated)")
-    model, duration = _separation(lake, song_id, state)
     candidates = [run for run in runs if model is None or run[0]["model"] == model] or runs
     if duration is not None:
         exact = [run for run in candidates if abs(_length(run) / run[0]["sample_rate"] - duration) < 1e-3]
@@ -257,9 +277,9 @@ def _parts(lake: Lake, song_id: str, stem: str, version: int | str | None):
         expected = 0 if previous is None else previous["start_sample"] + previous["num_samples"]
         if row["part"] != number or row["start_sample"] != expected or \
                 (row["sample_rate"], row["channels"]) != (run[0]["sample_rate"], run[0]["channels"]):
-            raise LakeError(f"the {stem} stem of {song_id} has inconsistent parts (part {row['part']} at "
-                            f"sample {row['start_sample']}); separate the song again with --force")
-    return ds, run
+            raise LakeError(f"the {row['stem']} stem of {row['song_id']} has inconsistent parts (part {row['part']} "
+                            f"at sample {row['start_sample']}); separate the song again with --force")
+    return run
 
 
 def _length(run: list[dict]) -> int:

@@ -21,6 +21,9 @@ rows without rewriting audio:
   is recorded with its reason and a stage knows which songs are current;
 - ``labels``: human corrections, one row per field change (the newest per song and field
   counts, the rest is the history); the ``songs`` view shows the corrected values;
+- ``splits``: train / valid / test assignments, one row per song and split scheme; a song's
+  first assignment in a scheme is final (the ``splits`` view), so every run and export that
+  uses the scheme sees the same split (songlake.trainer.splits writes them);
 - ``commits``: the lake's own log. Its Lance version *is* the lake version, and each row records
   the versions of the other tables at that lake version.
 """
@@ -31,7 +34,7 @@ import pyarrow as pa
 
 from songlake.udfs.embedding import DIM as EMBEDDING_DIM
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _TIME = pa.timestamp("us", tz="UTC")
 
@@ -187,6 +190,16 @@ LABELS = pa.schema([
     pa.field("labeled_at", _TIME),
 ])
 
+SPLITS = pa.schema([
+    pa.field("split_name", pa.string(), nullable=False),  # the scheme, e.g. 'default'
+    pa.field("song_id", pa.string(), nullable=False),
+    pa.field("split", pa.string(), nullable=False),  # train, valid or test
+    pa.field("group_key", pa.string()),  # the artist the song was grouped by (no artist: the song itself)
+    pa.field("seed", pa.int64()),
+    pa.field("fractions", pa.string()),  # JSON [train, valid, test] the scheme was made with
+    pa.field("assigned_at", _TIME),
+])
+
 COMMITS = pa.schema([
     pa.field("committed_at", _TIME),
     pa.field("kind", pa.string()),  # init, ingest, migrate, optimize, label, ...
@@ -208,6 +221,7 @@ TABLES: dict[str, pa.Schema] = {
     "separations": SEPARATIONS,
     "stage_runs": STAGE_RUNS,
     "labels": LABELS,
+    "splits": SPLITS,
 }
 
 # Tables with a blob column: their bytes stay out of SQL and are read through the gateway.

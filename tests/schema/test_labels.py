@@ -281,7 +281,7 @@ def test_human_genre_labels_train_the_classifier(tmp_path):
 
 # --- schema 4: the labels table arrives by migration ------------------------------------
 
-def test_a_schema_3_lake_migrates_to_4_and_its_old_versions_still_read(tmp_path, monkeypatch):
+def test_a_schema_3_lake_migrates_and_its_old_versions_still_read(tmp_path, monkeypatch):
     with monkeypatch.context() as patch:  # songlake as it was at schema 3: no labels table
         patch.setattr(tables, "SCHEMA_VERSION", 3)
         patch.delitem(tables.TABLES, "labels")
@@ -292,13 +292,14 @@ def test_a_schema_3_lake_migrates_to_4_and_its_old_versions_still_read(tmp_path,
         assert old.schema_version() == 3 and not (old.tables_dir / "labels.lance").exists()
     before = old.version()
     lake = Lake.open(old.root)
-    assert lake.schema_version() == tables.SCHEMA_VERSION == 4
-    assert [v.kind for v in lake.versions()][before:] == ["migrate"]
+    assert lake.schema_version() == tables.SCHEMA_VERSION == 5
+    assert [v.kind for v in lake.versions()][before:] == ["migrate", "migrate"]  # 3 -> 4 (labels), 4 -> 5 (splits)
     assert lance.dataset(lake.uri("labels")).schema.names == tables.LABELS.names
     query = "SELECT title, labeled_fields, labeled_at FROM songs"
     unlabelled = [{"title": "Olds", "labeled_fields": [], "labeled_at": None}]
     assert run(connect(lake, before), query).to_pylist() == unlabelled
     assert run(connect(lake, before), "SELECT count(*) AS n FROM label_history").to_pylist() == [{"n": 0}]
+    assert run(connect(lake, before), "SELECT count(*) AS n FROM splits").to_pylist() == [{"n": 0}]
     write_labels(lake, "olds", {"title": "Old Song"}, author="ana")
     assert run(connect(lake), "SELECT title FROM songs").to_pylist() == [{"title": "Old Song"}]
     assert run(connect(lake, before), "SELECT title FROM songs").to_pylist() == [{"title": "Olds"}]

@@ -161,9 +161,9 @@ def test_lakes_of_older_schemas_migrate_to_the_current_schema(tmp_path, schema_v
     old = _old_lake(tmp_path / "lake", schema_version)
     before = old.version()
     lake = Lake.open(old.root)
-    assert lake.schema_version() == tables.SCHEMA_VERSION == 4
-    assert [v.kind for v in lake.versions()][before:] == ["migrate"] * (4 - schema_version)
-    for name in ("stems", "separations", "stage_runs", "genres", "labels"):
+    assert lake.schema_version() == tables.SCHEMA_VERSION == 5
+    assert [v.kind for v in lake.versions()][before:] == ["migrate"] * (5 - schema_version)
+    for name in ("stems", "separations", "stage_runs", "genres", "labels", "splits"):
         assert name in lake.state().table_versions and lance.dataset(lake.uri(name)).schema.names == tables.TABLES[name].names
     assert "used_stems" in lance.dataset(lake.uri("analysis")).schema.names
     query = "SELECT title, bpm, stems_status, stem_stats, is_instrumental FROM songs"
