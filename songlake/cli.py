@@ -1,4 +1,5 @@
-"""The `songlake` command: ingest, query, time travel and similarity search over a lake."""
+"""The `songlake` command: ingest, query, time travel and similarity search over a lake; serve it;
+train on it and export it (the training commands live in _cli_train)."""
 
 from __future__ import annotations
 
@@ -485,6 +486,15 @@ def token_revoke(name: str, lake_dir: Path | None) -> None:
         raise click.ClickException(f"no active token named {name!r}")
     err.print(f"token '{name}' revoked")
 
+
+def _add_training_commands() -> None:
+    from songlake._cli_train import export, train
+
+    main.add_command(train)
+    main.add_command(export)
+
+
+_add_training_commands()
 
 if __name__ == "__main__":
     main()
