@@ -32,3 +32,26 @@ def write(tmp_path):
         return path
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def ingest_with_tiny_demucs():
+    """ingest(lake_root, folder) -> the ingest report: every stage run for real, stems from Demucs'
+    tiny test model (demucs_unittest, built by Demucs itself, no download)."""
+    import os
+
+    from songlake.jobs.batch import ingest
+    from songlake.schema import Lake
+
+    def _ingest(lake_root: Path, folder: Path):
+        previous = os.environ.get("SONGLAKE_DEMUCS_MODEL")
+        os.environ["SONGLAKE_DEMUCS_MODEL"] = "demucs_unittest"
+        try:
+            return ingest(Lake.open(lake_root, create=True), [folder], workers=1)
+        finally:
+            if previous is None:
+                os.environ.pop("SONGLAKE_DEMUCS_MODEL", None)
+            else:
+                os.environ["SONGLAKE_DEMUCS_MODEL"] = previous
+
+    return _ingest

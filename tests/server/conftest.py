@@ -3,7 +3,6 @@ model), the app over it in Litestar's test client, and API tokens."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -27,25 +26,13 @@ def make_songs(folder: Path, n: int, seed: int = 0, bars: int = 4) -> list[Path]
 
 
 @pytest.fixture(scope="session")
-def served_lake(tmp_path_factory) -> Path:
+def served_lake(tmp_path_factory, ingest_with_tiny_demucs) -> Path:
     """A lake with 3 songs through every stage, stems included (tiny Demucs model, real code)."""
-    from songlake.jobs.batch import ingest
-    from songlake.schema import Lake
-
     root = tmp_path_factory.mktemp("served")
     songs = make_songs(root / "music", 3)
-    previous = os.environ.get("SONGLAKE_DEMUCS_MODEL")
-    os.environ["SONGLAKE_DEMUCS_MODEL"] = "demucs_unittest"
-    try:
-        lake = Lake.open(root / "lake", create=True)
-        report = ingest(lake, [root / "music"], workers=1)
-    finally:
-        if previous is None:
-            os.environ.pop("SONGLAKE_DEMUCS_MODEL", None)
-        else:
-            os.environ["SONGLAKE_DEMUCS_MODEL"] = previous
+    report = ingest_with_tiny_demucs(root / "lake", root / "music")
     assert len(report.of("ingested")) == len(songs), report.outcomes
-    return lake.root
+    return (root / "lake").resolve()
 
 
 @pytest.fixture(scope="session")

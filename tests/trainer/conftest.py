@@ -3,7 +3,6 @@ run for real (stems from Demucs' tiny test model)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -37,26 +36,14 @@ def make_tagged_songs(folder: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def trainer_lake(tmp_path_factory) -> Path:
-    """A lake of 6 songs by 3 artists through every stage, stems included. Read-only: tests that
-    write (splits, exports into the lake's folder) use ``lake_for_test``."""
-    from songlake.jobs.batch import ingest
-    from songlake.schema import Lake
-
+def trainer_lake(tmp_path_factory, ingest_with_tiny_demucs) -> Path:
+    """A lake of 6 songs by 3 artists through every stage, stems included. Tests that write
+    (splits, labels, tags) use ``lake_for_test``, a copy."""
     root = tmp_path_factory.mktemp("trainer")
     make_tagged_songs(root / "music")
-    previous = os.environ.get("SONGLAKE_DEMUCS_MODEL")
-    os.environ["SONGLAKE_DEMUCS_MODEL"] = "demucs_unittest"
-    try:
-        lake = Lake.open(root / "lake", create=True)
-        report = ingest(lake, [root / "music"], workers=1)
-    finally:
-        if previous is None:
-            os.environ.pop("SONGLAKE_DEMUCS_MODEL", None)
-        else:
-            os.environ["SONGLAKE_DEMUCS_MODEL"] = previous
+    report = ingest_with_tiny_demucs(root / "lake", root / "music")
     assert len(report.of("ingested")) == len(ARTISTS), report.outcomes
-    return lake.root
+    return (root / "lake").resolve()
 
 
 @pytest.fixture
