@@ -1,15 +1,18 @@
 """Training-clip throughput: the lake (SongClips) against a plain PyTorch Dataset over FLAC and WAV files.
 
     .venv/bin/python bench/loader.py [--songs 12] [--seconds 180] [--clips 400] [--workers 0 1 2]
-                                     [--lake DIR] [--cache /tmp/songlake-bench-loader] [--quick]
+                                     [--stem-codec flac] [--lake DIR] [--cache /tmp/songlake-bench-loader]
+                                     [--quick]
 
 1. The lake: ``--songs`` synthesised songs of ``--seconds`` each (320 kbps MP3, ID3 title, artist
-   and genre), ingested for real by ``songlake.jobs.batch.ingest(lake, [folder], workers=2)``
-   with ``SONGLAKE_DEMUCS_MODEL=demucs_unittest``: Demucs' tiny untrained test model runs the
-   real stems pipeline (FLAC parts of the right shape; their content does not matter for
-   loading speed). The lake is cached under ``--cache`` and reused by later runs; ``--lake``
-   reads an existing lake instead (its songs with stems; picking them may store the default
-   split scheme there, as any training run does).
+   and genre), ingested for real by ``songlake.jobs.batch.ingest(lake, files, workers=2)`` with
+   ``SONGLAKE_DEMUCS_MODEL=demucs_unittest``: Demucs' tiny untrained test model runs the real
+   stems pipeline (parts of the right shape; their content does not matter for loading speed),
+   parts in FLAC or, with ``--stem-codec wav``, WAV (``SONGLAKE_STEM_CODEC``). The lake is cached
+   under ``--cache`` and reused by later runs (the first full build takes about 6 minutes on 2
+   cores, most of it ingest's analysis). ``--lake`` reads an existing lake instead: its songs
+   with stems (picking them stores the default split scheme there if it is not yet, as any
+   training run does).
 2. The baseline: each song's mix (the lake's original, decoded) and four stems written once as
    16-bit FLAC and 16-bit WAV files, one file per track per song, in a folder beside the lake.
    Prints the bytes on disk of each baseline and of the lake's ``originals`` + ``stems`` tables.
@@ -86,12 +89,13 @@ def make_songs(folder: Path, count: int, seconds: float) -> list[Path]:
     return paths
 
 
-def build_lake(cache: Path, count: int, seconds: float) -> Path:
-    """The cached lake of ``count`` songs of ``seconds``: built and ingested the first time."""
+def build_lake(cache: Path, count: int, seconds: float, codec: str) -> Path:
+    """The cached lake of ``count`` songs of ``seconds`` with stems in ``codec`` parts: built and
+    ingested the first time."""
     from songlake.jobs.batch import ingest
     from songlake.schema import Lake
 
-    root = cache / f"lake-{count}x{seconds:g}s"
+    root = cache / f"lake-{count}x{seconds:g}s{'' if codec == 'flac' else '-' + codec}"
     manifest = root.with_name(root.name + ".json")
     if manifest.exists():
         print(f"lake: reusing {root} ({count} songs of {seconds:g} s, built earlier)")
@@ -100,6 +104,7 @@ def build_lake(cache: Path, count: int, seconds: float) -> Path:
     music = make_songs(cache / f"music-{seconds:g}s", count, seconds)
     made = time.perf_counter() - started
     os.environ["SONGLAKE_DEMUCS_MODEL"] = "demucs_unittest"
+    os.environ["SONGLAKE_STEM_CODEC"] = codec  # the ingest workers inherit both
     started = time.perf_counter()
     lake = Lake.open(root, create=True)
     report = ingest(lake, music, workers=2)
@@ -114,10 +119,12 @@ def build_lake(cache: Path, count: int, seconds: float) -> Path:
     return root
 
 
-def pick_songs(root: Path, store: Path) -> tuple[int, list[dict]]:
-    """The lake's songs with stems, via select(), at the version after their split is stored.
-    Saved to ``store`` (a pickle) for the measuring processes, which then never write."""
+def pick_songs(root: Path, store: Path) -> tuple[int, list[dict], str]:
+    """The lake's songs with stems, via select(), at the version after their split is stored, and
+    the codec of their stem parts. Saved to ``store`` (a pickle) for the measuring processes,
+    which then never write."""
     from songlake.schema import Lake
+    from songlake.schema.stems import current_runs
     from songlake.trainer.selection import select
 
     lake = Lake.open(root)
@@ -127,7 +134,8 @@ def pick_songs(root: Path, store: Path) -> tuple[int, list[dict]]:
     if not songs:
         raise SystemExit(f"the lake at {root} has no songs with stems (stems_status = 'done')")
     store.write_bytes(pickle.dumps((selection.version, songs)))
-    return selection.version, songs
+    runs = current_runs(lake, lake.state(selection.version), songs[0]["song_id"])
+    return selection.version, songs, runs[STEMS[0]][0]["codec"]
 
 
 # --- 3. one measurement, in its own process --------------------------------------------------------
@@ -150,9 +158,8 @@ def dataset(spec: dict):
 
 def child(spec: dict) -> None:
     import torch
-    from torch.utils.data import DataLoader, RandomSampler
-
     from songlake.trainer.dataset import collate
+    from torch.utils.data import DataLoader, RandomSampler
 
     torch.manual_seed(spec["seed"])  # the starts drawn in this process (0 workers)
     data = dataset(spec)
@@ -222,7 +229,9 @@ def main() -> None:
     parser.add_argument("--lake", help="read this existing lake instead of building one")
     parser.add_argument("--cache", default="/tmp/songlake-bench-loader", help="where the built lake and songs are kept")
     parser.add_argument("--clips", type=int, default=400, help="clips timed per run")
-    parser.add_argument("--max-seconds", type=float, default=30.0, help="a run stops after this long")
+    parser.add_argument("--stem-codec", choices=("flac", "wav"), default="flac",
+                        help="codec of the built lake's stem parts (SONGLAKE_STEM_CODEC at ingest)")
+    parser.add_argument("--max-seconds", type=float, default=45.0, help="a run stops after this long")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2], help="DataLoader workers to try")
     parser.add_argument("--batch", type=int, default=8, help="DataLoader batch size")
     parser.add_argument("--seed", type=int, default=0)
@@ -237,16 +246,15 @@ def main() -> None:
     if args.quick:
         args.songs, args.seconds, args.clips = 2, 60.0, 40
     from _loader_files import FORMATS, bytes_under, write_files
-
     from songlake.trainer.audio import LakeAudio
 
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
-    root = Path(args.lake).resolve() if args.lake else build_lake(cache, args.songs, args.seconds)
+    root = Path(args.lake).resolve() if args.lake else build_lake(cache, args.songs, args.seconds, args.stem_codec)
     files = root.with_name(root.name + "-files")
     store = files / "songs.pickle"
     files.mkdir(parents=True, exist_ok=True)
-    version, songs = pick_songs(root, store)
+    version, songs, codec = pick_songs(root, store)
     minutes = sum(s["duration"] for s in songs) / 60
     print(f"lake {root} at version {version}: {len(songs)} songs with stems, {minutes:.1f} min of audio, "
           f"{sum(max(1, math.floor(s['duration'] / CLIP_SECONDS)) for s in songs)} clip slots of {CLIP_SECONDS:g} s")
@@ -256,17 +264,17 @@ def main() -> None:
         print(f"baseline files written to {files} in {time.perf_counter() - started:.0f} s")
     tables = root / "tables"
     originals, stems = bytes_under(tables / "originals.lance"), bytes_under(tables / "stems.lance")
-    print(f"\nbytes on disk ({len(songs)} songs){'':22}{'mix':>9} {'4 stems':>9} {'total':>9}")
-    print(f"  lake (originals MP3 + stems FLAC parts) {originals / 1e6:>9.1f} {stems / 1e6:>9.1f} "
-          f"{(originals + stems) / 1e6:>9.1f} MB")
+    formats = "/".join(sorted({s["format"] for s in songs}))
+    rows = [(f"lake: originals ({formats}) + stems ({codec} parts)", originals, stems)]
     for fmt in FORMATS:
-        mix = bytes_under(files / fmt, f"mix.{fmt}")
-        everything = bytes_under(files / fmt)
-        print(f"  files, 16-bit {fmt.upper():<4} (one per track){'':9}{mix / 1e6:>9.1f} {(everything - mix) / 1e6:>9.1f} "
-              f"{everything / 1e6:>9.1f} MB")
+        mix, everything = bytes_under(files / fmt, f"mix.{fmt}"), bytes_under(files / fmt)
+        rows.append((f"files: 16-bit {fmt.upper()}, one per track", mix, everything - mix))
+    print(f"\n{f'bytes on disk ({len(songs)} songs)':<46}{'mix':>9}{'4 stems':>9}{'total':>9}")
+    for name, mix, four in rows:
+        print(f"  {name:<44}{mix / 1e6:>9.1f}{four / 1e6:>9.1f}{(mix + four) / 1e6:>9.1f} MB")
 
-    print(f"\n{CLIP_SECONDS:g} s stereo clips at {SAMPLE_RATE} Hz, random starts (seed {args.seed}), batch {args.batch}, "
-          f"up to {args.clips} clips or {args.max_seconds:g} s a run; {os.cpu_count()} CPU cores")
+    print(f"\n{CLIP_SECONDS:g} s stereo clips at {SAMPLE_RATE} Hz, random starts (seed {args.seed}), "
+          f"batch {args.batch}, up to {args.clips} clips or {args.max_seconds:g} s a run; {os.cpu_count()} CPU cores")
     print(f"{'source':<11} {'tracks':>6} {'workers':>7} {'clips/s':>8} {'x real':>8} {'MB/s':>8} "
           f"{'RSS MB':>9} {'worker MB':>10} {'clips':>6} {'start s':>7}  clips digest")
     base = {"lake": str(root), "files": str(files), "songs": str(store), "clips": args.clips, "batch": args.batch,
@@ -287,7 +295,7 @@ def main() -> None:
             if r:
                 print_row(spec, r)
                 results["lake+cond", tracks, spec["workers"]] = r["clips"] / r["wall_s"]
-    print("(same clips digest = the same song and start sequence was read; 'worker MB' is the largest worker's peak RSS)")
+    print("(the same clips digest: the same songs and starts were read; 'worker MB': the largest worker's peak RSS)")
 
     print("\nlake / files (clips per second)")
     for tracks in (1, 5):
@@ -306,8 +314,8 @@ def main() -> None:
             if one:
                 print(f"  {'mix' if tracks == 1 else 'mix+4':<6} {source:<5} {one:7.1f} clips/s per worker -> "
                       f"{math.ceil(needed / one):3d} workers (busy cores) to keep the GPU fed")
-    print("  (per-worker rates scale with cores only while every worker has its own core; the 2-worker rows above "
-          "show the scaling on this machine)")
+    print(f"  (a worker's rate holds while it has a core to itself; this machine has {os.cpu_count()}: the rows "
+          f"with more workers above show how far it scales here)")
 
 
 if __name__ == "__main__":
