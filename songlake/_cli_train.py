@@ -119,19 +119,20 @@ def train(config_path, lake_dir, query, version, clip_seconds, sample_rate, stem
 def export(query, format_, out_dir, lake_dir, version, stems, clip_seconds, sample_rate, name, split_name, seed,
            shard_size, overwrite) -> None:
     """Export a SQL slice of the lake for another trainer (audiocraft, stable-audio, hf, webdataset)."""
-    from songlake.cli import _lake_errors, _open, err
+    from songlake.cli import _lake_errors, _open, _progress, err
     from songlake.trainer.export import FORMATS, export as run_export
     from songlake.trainer.selection import select
 
     if format_ not in FORMATS:
         raise click.BadParameter(f"unknown format {format_!r}; choose from {', '.join(FORMATS)}", param_hint="--format")
     lake = _open(lake_dir)
-    with _lake_errors():
+    with _lake_errors(), _progress(f"export {format_}") as bar:
         try:
             selection = select(lake, query, version, split_name=split_name, seed=seed)
+            task = bar.add_task("export", total=len(selection.songs))
             result = run_export(selection, format_, out_dir, stems=_names(stems, _STEMS, "stem") or (),
                                 clip_seconds=clip_seconds, sample_rate=sample_rate, name=name, shard_size=shard_size,
-                                overwrite=overwrite)
+                                overwrite=overwrite, progress=lambda done, total: bar.update(task, completed=done))
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
     counts = result.counts
