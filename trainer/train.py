@@ -104,6 +104,11 @@ def train(config: dict[str, dict]) -> TrainResult:
         else:
             log.info("trained on %s: throughput is not recorded for the report, which estimates GPU time",
                      model.device)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # every rank finished fitting; without this, gloo's threads outlive the interpreter and the
+        # process aborts at exit ("terminate called without an active exception")
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     return TrainResult(out, checkpoint, summary, trainer.is_global_zero)
 
 

@@ -153,7 +153,10 @@ def _find_weights(name: str, model_dir: Path | None) -> nn.Module:
             raise WeightsUnavailable(_no_weights(name, f"SONGLAKE_MODEL_DIR {model_dir} is not a folder", model_dir))
         return _attempt(name, model_dir, "", partial(pretrained.get_model, name, repo=model_dir))
     if name == "demucs_unittest":
-        return pretrained.demucs_unittest()
+        # untrained and randomly initialised: seeded, so every process separates the same way
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return pretrained.demucs_unittest()
     for cached in (weights.from_hf_cache, weights.from_torch_hub_cache):
         model = _attempt(name, None, "cached weights unreadable: ", partial(cached, name))
         if model is not None:
