@@ -10,12 +10,16 @@ Where the audio comes from:
 - the mix is the original file (the ``originals`` blob), decoded with libsndfile, which seeks
   sample-exactly in MP3 (through mpg123, gapless), FLAC, WAV and Ogg and so decodes only the
   clip. Its samples equal FFmpeg's decoding of the whole file, which the separation used, so the
-  mix lines up with the stems sample for sample. A format libsndfile does not read (AAC, WMA, ...)
-  is decoded whole with FFmpeg and kept in a small per-process cache, which is slower for random
-  clips and says so once in the log;
-- stems are the song's current run of FLAC parts (schema.stems); only the parts the clip
-  overlaps are taken, and each is decoded from the clip's first sample (libsndfile seeks in
-  the part), not from the part's start;
+  mix lines up with the stems sample for sample. A constant-bitrate MP3 gets a frame index
+  (trainer/_mp3_index.py, kept for ``_INDEXES`` songs a process): a clip then reads only its
+  frames' bytes from the blob, not the whole file, and skips mpg123's walk over every frame
+  header before the clip. A format libsndfile does not read (AAC, WMA, ...) is decoded whole
+  with FFmpeg and kept in a small per-process cache, which is slower for random clips and says
+  so once in the log;
+- stems are the song's current run of parts (schema.stems); only the parts the clip overlaps
+  are taken, in one blob request for all the stems asked for. A FLAC part is decoded from the
+  clip's first sample (libsndfile seeks in the part), not from the part's start; a WAV part
+  (``SONGLAKE_STEM_CODEC=wav``, 16-bit PCM) is read as the clip's bytes only;
 - audio at another rate than asked for is resampled per clip with soxr.
 
 A ``LakeAudio`` holds only the lake's root and the version, so it pickles into DataLoader
@@ -38,10 +42,12 @@ import soxr
 
 from songlake.schema import Lake, LakeError
 from songlake.schema.stems import STEMS, current_runs
+from songlake.trainer._mp3_index import Mp3Index, frame_index
 
 log = logging.getLogger(__name__)
 TRACKS = ("mix",) + STEMS
 _DECODED_CACHE = 4  # songs whose whole decoded mix a process keeps (formats libsndfile cannot seek)
+_INDEXES = 1024  # songs whose MP3 frame index a process keeps (about 30 kB for 3 minutes)
 
 
 class LakeAudio:
@@ -90,12 +96,10 @@ class LakeAudio:
         if seconds is None:
             seconds = max(self.duration(song_id) - start, 0.0) or 1.0 / sample_rate
         n = round(seconds * sample_rate)
-        out = {}
-        for track in tracks:
-            native, rate = (self._handles.mix(song_id, start, seconds) if track == "mix"
-                            else self._handles.stem(song_id, track, start, seconds))
-            out[track] = _fit(_resampled(native, rate, sample_rate), n)
-        return out
+        native = self._handles.stems_clip(song_id, [t for t in tracks if t != "mix"], start, seconds)
+        if "mix" in tracks:
+            native["mix"] = self._handles.mix(song_id, start, seconds)
+        return {track: _fit(_resampled(*native[track], sample_rate), n) for track in tracks}
 
 
 class _Original:
@@ -109,11 +113,15 @@ class _Original:
         self.row_id = rows[0]["_rowid"]
         self.format = rows[0]["format"]
         self._handles = handles
+        data = self.data()
         try:
-            info = sf.info(io.BytesIO(self.data()))
+            info = sf.info(io.BytesIO(data))
             self.rate, self.frames, self.seekable = info.samplerate, info.frames, True
         except (sf.LibsndfileError, RuntimeError):
             self.rate, self.frames, self.seekable = None, None, False
+        self.indexable = self.seekable and self.rate == 44100 and self.format == "mp3"
+        if self.indexable:
+            handles.remember_index(song_id, frame_index(data, self.frames))
 
     @property
     def duration(self) -> float:
@@ -122,10 +130,10 @@ class _Original:
         samples, rate = self._handles.decoded(self)
         return samples.shape[1] / rate
 
-    def data(self) -> bytes:
+    def data(self, offset: int = 0, length: int | None = None) -> bytes:
         blob = self._handles.originals.take_blobs("data", ids=[self.row_id])[0]
         with blob:
-            return blob.read()
+            return blob.read() if length is None else blob.read_range(offset, length)
 
 
 class _Handles:
@@ -140,6 +148,7 @@ class _Handles:
         self._runs: dict[str, dict] = {}
         self._originals: dict[str, _Original] = {}
         self._decoded: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()
+        self._indexes: OrderedDict[str, Mp3Index | None] = OrderedDict()
         self._warned = False
 
     def runs(self, song_id: str) -> dict[str, list[dict]]:
@@ -158,32 +167,66 @@ class _Handles:
             samples, rate = self.decoded(original)
             first = round(start * rate)
             return samples[:, first:first + round(seconds * rate)], rate
-        with sf.SoundFile(io.BytesIO(original.data())) as f:
-            f.seek(min(round(start * original.rate), original.frames))
-            samples = f.read(round(seconds * original.rate), dtype="float32", always_2d=True).T
+        first, n = min(round(start * original.rate), original.frames), round(seconds * original.rate)
+        index = self.index(song_id, original)
+        span = index.span(first, min(n, original.frames - first)) if index is not None else None
+        if span is not None:
+            offset, length, skip = span
+            data, first = original.data(offset, length), skip
+        else:
+            data = original.data()
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            f.seek(first)
+            samples = f.read(n, dtype="float32", always_2d=True).T
         return _stereo(samples), original.rate
 
-    def stem(self, song_id: str, stem: str, start: float, seconds: float) -> tuple[np.ndarray, int]:
-        run = self.runs(song_id).get(stem)
-        if run is None:
-            raise LakeError(f"song {song_id} has no {stem} stem at lake version {self.version} "
-                            f"(select songs with stems_status = 'done', or ask for the mix only)")
-        rate = run[0]["sample_rate"]
-        first, last = round(start * rate), round((start + seconds) * rate)
-        wanted = [p for p in run if p["start_sample"] < last and p["start_sample"] + p["num_samples"] > first]
-        out = np.zeros((2, last - first), dtype=np.float32)
-        if not wanted:
-            return out, rate
-        for part, blob in zip(wanted, self.stems.take_blobs("data", ids=[p["_rowid"] for p in wanted])):
-            with blob:
-                data = blob.read()
-            lo = max(first, part["start_sample"])
-            hi = min(last, part["start_sample"] + part["num_samples"])
-            with sf.SoundFile(io.BytesIO(data)) as f:
-                f.seek(lo - part["start_sample"])
-                samples = f.read(hi - lo, dtype="float32", always_2d=True).T
-            out[:, lo - first:lo - first + samples.shape[1]] = _stereo(samples)
-        return out, rate
+    def index(self, song_id: str, original: _Original) -> Mp3Index | None:
+        if not original.indexable:
+            return None
+        if song_id not in self._indexes:
+            self.remember_index(song_id, frame_index(original.data(), original.frames))
+        self._indexes.move_to_end(song_id)
+        return self._indexes[song_id]
+
+    def remember_index(self, song_id: str, index: Mp3Index | None) -> None:
+        self._indexes[song_id] = index
+        while len(self._indexes) > _INDEXES:
+            self._indexes.popitem(last=False)
+
+    def stems_clip(self, song_id: str, stems: Sequence[str], start: float,
+                   seconds: float) -> dict[str, tuple[np.ndarray, int]]:
+        """{stem: (samples at the stem's rate, rate)} for the clip, every part in one blob request."""
+        out, wanted = {}, []
+        for stem in stems:
+            run = self.runs(song_id).get(stem)
+            if run is None:
+                raise LakeError(f"song {song_id} has no {stem} stem at lake version {self.version} "
+                                f"(select songs with stems_status = 'done', or ask for the mix only)")
+            rate = run[0]["sample_rate"]
+            first, last = round(start * rate), round((start + seconds) * rate)
+            out[stem] = (np.zeros((2, last - first), dtype=np.float32), rate)
+            wanted += [(stem, first, last, p) for p in run
+                       if p["start_sample"] < last and p["start_sample"] + p["num_samples"] > first]
+        if wanted:
+            blobs = self.stems.take_blobs("data", ids=[part["_rowid"] for *_, part in wanted])
+            for (stem, first, last, part), blob in zip(wanted, blobs):
+                lo = max(first, part["start_sample"])
+                hi = min(last, part["start_sample"] + part["num_samples"])
+                with blob:
+                    samples = self._part_samples(part, blob, lo - part["start_sample"], hi - lo)
+                out[stem][0][:, lo - first:lo - first + samples.shape[1]] = _stereo(samples)
+        return out
+
+    def _part_samples(self, part: dict, blob, skip: int, n: int) -> np.ndarray:
+        """Samples [skip, skip + n) of one part, (channels, n)."""
+        channels = part["channels"]
+        if part["codec"] == "wav":  # 16-bit PCM at a fixed place: read only the clip's bytes
+            data_starts = _wav_data_offset(blob.read_range(0, min(4096, blob.size())))
+            raw = blob.read_range(data_starts + 2 * channels * skip, 2 * channels * n)
+            return (np.frombuffer(raw, "<i2").reshape(-1, channels).T * np.float32(1 / 32768)).astype(np.float32)
+        with sf.SoundFile(io.BytesIO(blob.read())) as f:
+            f.seek(skip)
+            return f.read(n, dtype="float32", always_2d=True).T
 
     def decoded(self, original: _Original) -> tuple[np.ndarray, int]:
         """The whole mix decoded by FFmpeg, for formats libsndfile cannot seek in (cached)."""
@@ -221,6 +264,19 @@ def _fit(samples: np.ndarray, n: int) -> np.ndarray:
     if samples.shape[1] >= n:
         return np.ascontiguousarray(samples[:, :n])
     return np.pad(samples, ((0, 0), (0, n - samples.shape[1])))
+
+
+def _wav_data_offset(head: bytes) -> int:
+    """Where the samples start in a WAV file of 16-bit PCM: after the 'data' chunk's header."""
+    pos = 12
+    while pos + 8 <= len(head):
+        chunk, size = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+        if chunk == b"fmt " and int.from_bytes(head[pos + 22:pos + 24], "little") != 16:
+            raise LakeError("a WAV stem part is not 16-bit PCM")
+        if chunk == b"data":
+            return pos + 8
+        pos += 8 + size + (size & 1)
+    raise LakeError("a WAV stem part has no data chunk in its first 4 kB")
 
 
 def _quote(value: str) -> str:

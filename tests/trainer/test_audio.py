@@ -38,7 +38,10 @@ def test_a_mix_clip_is_the_decoded_file_sample_for_sample(lake, song_id, start):
     """The clip is decoded with libsndfile after a seek; it equals FFmpeg decoding the whole file
     (the decode the separation used), so the mix lines up with the stems."""
     whole = _whole_mix(lake, song_id)
-    clip = LakeAudio(lake.root, lake.version()).read(song_id, ["mix"], start, 2.0)["mix"]
+    audio = LakeAudio(lake.root, lake.version())
+    clip = audio.read(song_id, ["mix"], start, 2.0)["mix"]
+    handles = audio._handles
+    assert handles.index(song_id, handles.original(song_id)) is not None  # a CBR MP3: read through its frame index
     first = round(start * 44100)
     assert clip.shape == (2, 88200) and clip.dtype == np.float32
     np.testing.assert_allclose(clip, whole[:, first:first + 88200], atol=1e-5)
@@ -65,8 +68,10 @@ def test_a_clip_past_the_end_is_padded_with_silence(lake, song_id):
     assert np.abs(clip["mix"][:, :11025]).max() > 0.001
 
 
-def test_clips_spanning_stem_parts_are_joined_exactly(lake_for_test):
-    """Stems are stored as parts; a clip across part boundaries is stitched sample for sample."""
+@pytest.mark.parametrize("codec", ["flac", "wav"])
+def test_clips_spanning_stem_parts_are_joined_exactly(lake_for_test, codec):
+    """Stems are stored as parts; a clip across part boundaries is stitched sample for sample,
+    from FLAC parts (decoded from the clip's first sample) and WAV parts (the clip's bytes only)."""
     lake = Lake.open(lake_for_test)
     from songlake.schema.query import connect
 
@@ -79,13 +84,17 @@ def test_clips_spanning_stem_parts_are_joined_exactly(lake_for_test):
     writer = BatchWriter(lake)
     for stem, samples in signal.items():
         parts = [samples[:, i:i + part] for i in range(0, n, part)]
-        for row in stem_rows(sid, stem, "test-parts", parts, rate):
+        for row in stem_rows(sid, stem, "test-parts", parts, rate, codec=codec):
             writer.add("stems", row)
     writer.add("separations", {"song_id": sid, "model": "test-parts", "status": "done", "message": None,
                                "device": "cpu", "seconds": 1.0, "duration": n / rate, "stem_stats": None,
                                "is_instrumental": False, "separated_at": datetime.now(timezone.utc)})
     version = writer.commit("separate", "stems in 1.5 s parts")
     clip = LakeAudio(lake.root, version).read(sid, ["bass", "other"], 1.0, 4.0)  # parts 0 to 3
+    tail = LakeAudio(lake.root, version).read(sid, ["drums"], n / rate - 1.0, 2.0)["drums"]  # past the end
+    expected_tail = np.round(signal["drums"][:, n - rate:] * 32768) / 32768
+    np.testing.assert_allclose(tail[:, :rate], expected_tail, atol=1e-6)
+    assert not tail[:, rate:].any()
     for stem in ("bass", "other"):
         expected = np.round(signal[stem][:, 44100:44100 * 5] * 32768) / 32768
         np.testing.assert_allclose(clip[stem], expected, atol=1e-6)
