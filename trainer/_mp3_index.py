@@ -21,7 +21,8 @@ otherwise:
 - the frames found account for the whole file: with a LAME tag, frames x 1152 less the tag's
   delay and padding is the length libsndfile reports (which the tag makes exact); without one
   (libsndfile's length is then an estimate from the size), the frames run from the ID3v2 tag to
-  the end of the file or to an ID3v1 tag. A file with junk between frames is never indexed.
+  the end of the audio (before ID3v1 and APEv2 tags; the frame walk is udfs/_integrity's). A
+  file with junk between frames is never indexed.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from songlake.udfs._integrity import audio_end, frame_header, id3v2_end
+
 SAMPLES_PER_FRAME = 1152
 DECODER_DELAY = 529  # mpg123's (and FFmpeg's) delay, added to the LAME tag's encoder delay
 PREROLL = 3  # frames before the clip's first: the bit reservoir reaches back up to 511 bytes
 POSTROLL = 3  # frames after its last: the synthesis overlap needs the next frame
-_KBPS = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0)
 
 
 @dataclass(frozen=True)
@@ -62,24 +64,16 @@ class Mp3Index:
 def frame_index(data: bytes, frames: int) -> Mp3Index | None:
     """The index of an MP3 file for which libsndfile reports ``frames`` samples, or None where an
     index would not be exact (see the module docstring)."""
-    pos = _after_id3v2(data)
+    pos, end = id3v2_end(data), audio_end(data)
     offsets: list[int] = []
-    sizes: set[int] = set()
-    end = len(data)
-    while pos + 4 <= end:
-        b1, b2 = data[pos + 1], data[pos + 2]
-        if data[pos] != 0xFF or (b1 & 0xFE) != 0xFA or (b2 >> 2) & 3 != 0:  # MPEG-1 Layer III, 44.1 kHz
-            break
-        kbps = _KBPS[b2 >> 4]
-        if kbps == 0:  # free format or a bad header
-            return None
-        size = 144000 * kbps // 44100 + ((b2 >> 1) & 1)
-        if pos + size > end:
+    while pos < end:
+        header = frame_header(data, pos)  # checks that the 4 header bytes are there
+        if header is None or (data[pos + 1] >> 1) & 3 != 1 or header[1:] != (SAMPLES_PER_FRAME, 44100) \
+                or pos + header[0] > end:  # MPEG-1 Layer III at 44.1 kHz, whole
             break
         offsets.append(pos)
-        sizes.add(b2 >> 4)
-        pos += size
-    if not offsets:
+        pos += header[0]
+    if pos != end or not offsets:  # junk between frames, a truncated last frame, or another format
         return None
     delay = padding = 0
     tag = _lame_tag(data, offsets[0])
@@ -88,24 +82,14 @@ def frame_index(data: bytes, frames: int) -> Mp3Index | None:
         if delay < 0:
             return None
         offsets = offsets[1:]
-        sizes = {data[o + 2] >> 4 for o in offsets}
-    if len(sizes) != 1 or not offsets:
+    if len({data[o + 2] >> 4 for o in offsets}) != 1:  # bitrate indexes: one, or none at all
         return None
     offsets.append(pos)
     if len(offsets) - 1 < PREROLL + POSTROLL + 2:
         return None
     if tag is not None and (len(offsets) - 1) * SAMPLES_PER_FRAME - delay - padding != frames:
         return None
-    if tag is None and data[pos:] not in (b"",) and not (len(data) - pos == 128 and data[pos:pos + 3] == b"TAG"):
-        return None  # junk after the frames (or between them): not indexed
     return Mp3Index(np.asarray(offsets, dtype=np.int64), delay + DECODER_DELAY if tag else 0)
-
-
-def _after_id3v2(data: bytes) -> int:
-    if data[:3] != b"ID3" or len(data) < 10:
-        return 0
-    size = ((data[6] & 0x7F) << 21) | ((data[7] & 0x7F) << 14) | ((data[8] & 0x7F) << 7) | (data[9] & 0x7F)
-    return 10 + size + (10 if data[5] & 0x10 else 0)
 
 
 def _lame_tag(data: bytes, frame: int) -> tuple[int, int] | None:

@@ -223,7 +223,7 @@ class _Handles:
         if part["codec"] == "wav":  # 16-bit PCM at a fixed place: read only the clip's bytes
             data_starts = _wav_data_offset(blob.read_range(0, min(4096, blob.size())))
             raw = blob.read_range(data_starts + 2 * channels * skip, 2 * channels * n)
-            return (np.frombuffer(raw, "<i2").reshape(-1, channels).T * np.float32(1 / 32768)).astype(np.float32)
+            return np.frombuffer(raw, "<i2").reshape(-1, channels).T * np.float32(1 / 32768)  # float32
         with sf.SoundFile(io.BytesIO(blob.read())) as f:
             f.seek(skip)
             return f.read(n, dtype="float32", always_2d=True).T

@@ -37,7 +37,7 @@ class MpegStream:
         return self.audio_bytes * 8 / self.seconds / 1000 if self.seconds > 0 else None
 
 
-def _frame_header(data: bytes, pos: int) -> tuple[int, int, int] | None:
+def frame_header(data: bytes, pos: int) -> tuple[int, int, int] | None:
     """(frame length in bytes, samples per frame, sample rate) of the header at pos, or None."""
     if pos + 4 > len(data) or data[pos] != 0xFF or (data[pos + 1] & 0xE0) != 0xE0:
         return None
@@ -58,7 +58,15 @@ def _frame_header(data: bytes, pos: int) -> tuple[int, int, int] | None:
     return 72 * bitrate // rate + padding, 576, rate
 
 
-def _audio_end(data: bytes) -> int:
+def id3v2_end(data: bytes) -> int:
+    """Offset just after a leading ID3v2 tag (its synchsafe size, plus a footer if flagged), or 0."""
+    if data[:3] != b"ID3" or len(data) < 10:
+        return 0
+    size = ((data[6] & 0x7F) << 21) | ((data[7] & 0x7F) << 14) | ((data[8] & 0x7F) << 7) | (data[9] & 0x7F)
+    return 10 + size + (10 if data[5] & 0x10 else 0)
+
+
+def audio_end(data: bytes) -> int:
     """Offset where MPEG audio ends, before trailing ID3v1 and APEv2 tags."""
     end = len(data)
     if end >= 128 and data[end - 128 : end - 125] == b"TAG":
@@ -86,18 +94,15 @@ def _xing_frame_count(data: bytes, pos: int, length: int) -> int | None:
 
 def walk_mpeg(data: bytes) -> MpegStream:
     """Walk the MPEG audio frames from the first one to the end of the audio."""
-    pos = 0
-    if data[:3] == b"ID3" and len(data) >= 10:
-        size = (data[6] << 21) | (data[7] << 14) | (data[8] << 7) | data[9]
-        pos = 10 + size + (10 if data[5] & 0x10 else 0)
-    end = _audio_end(data)
+    pos = id3v2_end(data)
+    end = audio_end(data)
     # Find the first of two consecutive valid frames (a lone 0xFFE sync can be chance).
     while pos < end:
         pos = data.find(b"\xff", pos, end)
         if pos < 0:
             return MpegStream(0, 0, 0.0, "no MPEG audio frames found")
-        header = _frame_header(data, pos)
-        if header and _frame_header(data, pos + header[0]) is not None:
+        header = frame_header(data, pos)
+        if header and frame_header(data, pos + header[0]) is not None:
             break
         if header and pos + header[0] >= end:
             break
@@ -108,7 +113,7 @@ def walk_mpeg(data: bytes) -> MpegStream:
     truncated = None
     first = True
     while pos < end:
-        header = _frame_header(data, pos)
+        header = frame_header(data, pos)
         if header is None:
             # Junk between frames: resynchronise on the next valid header.
             nxt = data.find(b"\xff", pos + 1, end)
