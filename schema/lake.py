@@ -1,46 +1,44 @@
-"""The gateway to the lake: open or create it, list versions, tag, and open tables at a version.
+"""The gateway to the lake: open or create it, list versions, tag, open tables at a version, commit.
 
 A lake is a folder::
 
-    LAKE/tables/commits.lance      the catalog: its Lance version is the lake version
+    LAKE/tables/catalog.lance      the history: one row per lake version (schema.catalog)
     LAKE/tables/<table>.lance      one Lance dataset per table in schema.tables.TABLES
+    LAKE/tables/_staged/           fragment sets waiting for a committer, and its lock (schema._commit)
 
-A lake version is a consistent snapshot of every table: the catalog row committed at version N
-records which version of each table belongs to it. Writers append their data to the tables first
-and the catalog row last, so a crash between the two leaves the new rows invisible to readers of
-the lake (the next commit adopts them; the views take each song once, so nothing is doubled).
+A lake version is a consistent snapshot of every table: its catalog row records which Lance
+version of each table belongs to it. Writers append their rows to fragment files first, which
+nobody sees; a commit appends them to their tables and then records the catalog row, under the
+lake's commit lock, so versions are numbered 1, 2, 3 ... with no gaps and no races.
+
+Two ways to commit:
+
+- ``commit()``: now, as one version (a label, a split, an upload's refusals, a migration);
+- ``stage()`` then ``commit_staged()``: the distributed write. Many workers stage fragment sets;
+  whichever process next holds the lock commits all of them as one version. The job pipeline
+  commits at most one version every few seconds this way, however many workers write.
+
+Every read costs the same at any age of the lake: the latest version is the catalog's last row,
+any other version one indexed lookup, and a table at a version opens its manifest directly.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import lance
-import pyarrow as pa
 
-from songlake.schema import tables
-from songlake.schema.errors import NotALake, SchemaTooNew, UnknownVersion, LakeError
+from songlake.schema import migrations, tables
+from songlake.schema._commit import PROPERTY, Intent, Staging, fragment_texts, new_commit_id
+from songlake.schema.catalog import NAME as CATALOG, Catalog, LakeVersion, catalog_row
+from songlake.schema.errors import LakeError, NotALake, SchemaTooNew, UnknownVersion
 
 log = logging.getLogger(__name__)
-CATALOG = "commits"
+LEGACY_CATALOG = "commits"  # schema 1-5: the catalog's Lance version was the lake version
 
-
-@dataclass(frozen=True)
-class LakeVersion:
-    """One entry of the lake's history."""
-
-    version: int
-    committed_at: datetime
-    kind: str
-    message: str
-    schema_version: int
-    table_versions: dict[str, int]
-    counts: dict[str, int]
-    tags: tuple[str, ...] = ()
+__all__ = ["CATALOG", "Lake", "LakeVersion"]
 
 
 class Lake:
@@ -49,6 +47,8 @@ class Lake:
     def __init__(self, root: str | Path):
         self.root = Path(root).expanduser().resolve()
         self.tables_dir = self.root / "tables"
+        self.catalog = Catalog(self.uri(CATALOG))
+        self.staging = Staging(self.tables_dir)
 
     # --- opening -------------------------------------------------------------------------
 
@@ -60,6 +60,13 @@ class Lake:
             if not create:
                 raise NotALake(f"no songlake lake at {lake.root} (run `songlake ingest` to make one)")
             lake._create()
+        if not lake._has_catalog():
+            if not migrate:
+                raise LakeError(f"the lake at {lake.root} predates schema 6 and must be migrated: open it with "
+                                "a songlake that may write to it")
+            with lake.staging.lock():
+                if not lake._has_catalog():  # another process may have converted it meanwhile
+                    migrations.convert_legacy_catalog(lake)
         found = lake.schema_version()
         if found > tables.SCHEMA_VERSION:
             raise SchemaTooNew(
@@ -67,12 +74,14 @@ class Lake:
                 f"understands ({tables.SCHEMA_VERSION}); upgrade songlake"
             )
         if found < tables.SCHEMA_VERSION and migrate:
-            from songlake.schema.migrations import migrate as run_migrations
-
-            run_migrations(lake)
+            with lake.staging.lock():
+                migrations.migrate(lake)  # a no-op when another process migrated it meanwhile
         return lake
 
     def exists(self) -> bool:
+        return self._has_catalog() or (self.tables_dir / f"{LEGACY_CATALOG}.lance").exists()
+
+    def _has_catalog(self) -> bool:
         return (self.tables_dir / f"{CATALOG}.lance").exists()
 
     def uri(self, table: str) -> str:
@@ -82,20 +91,21 @@ class Lake:
         self.tables_dir.mkdir(parents=True, exist_ok=True)
         versions = {}
         for name, schema in tables.TABLES.items():
-            ds = lance.write_dataset(schema.empty_table(), self.uri(name), schema=schema, mode="create")
-            versions[name] = ds.version
-        row = _catalog_row("init", f"created lake (schema {tables.SCHEMA_VERSION})", versions, {})
-        lance.write_dataset(row, self.uri(CATALOG), schema=tables.COMMITS, mode="create")
+            lance.write_dataset(schema.empty_table(), self.uri(name), schema=schema, mode="create")
+            versions[name] = migrations.ensure_indexes(self, name)
+        Catalog.create(self.uri(CATALOG), [catalog_row(1, "init", f"created lake (schema {tables.SCHEMA_VERSION})",
+                                                        versions, {}, tables.SCHEMA_VERSION)])
         log.info("created lake at %s", self.root)
 
     # --- versions ------------------------------------------------------------------------
 
-    def catalog(self, version: int | None = None) -> lance.LanceDataset:
-        return lance.dataset(self.uri(CATALOG), version=version)
+    def head(self) -> LakeVersion:
+        """The latest lake version (without its tags)."""
+        return self.catalog.head()
 
     def version(self) -> int:
         """The latest lake version."""
-        return self.catalog().version
+        return self.head().version
 
     def resolve(self, version: int | str | None) -> int:
         """A lake version number from a number, a tag name, or None (the latest)."""
@@ -117,43 +127,40 @@ class Lake:
         """The lake at one version: which table versions belong to it.
 
         UnknownVersion when there is no such version, or when optimize removed it."""
+        if version is None:
+            return self.head()
         number = self.resolve(version)
-        try:
-            catalog = self.catalog(number)
-        except (ValueError, OSError):  # Lance: "Dataset at path ... was not found"
-            removed = self._removed(number)
-            if removed is None:
-                raise
-            raise removed from None
-        rows = catalog.to_table().to_pylist()
-        return _as_version(number, rows[-1], (), _newest_tables(rows))
+        found = self.catalog.row(number)
+        if found is None or self.catalog.is_removed(number):
+            raise self._removed(number)
+        return found
 
     def readable_versions(self) -> list[int]:
         """The lake versions that can still be read: all of them, less those optimize removed."""
-        return sorted(v["version"] for v in self.catalog().versions())
+        return self.catalog.numbers()
 
-    def _removed(self, number: int) -> UnknownVersion | None:
-        """The error for a lake version that optimize cleaned up; None when it still exists."""
-        readable = self.readable_versions()
-        if number in readable:
-            return None
+    def _removed(self, number: int) -> UnknownVersion:
         return UnknownVersion(
             f"version {number} was removed by optimize, which cleans up untagged versions older than "
-            f"its window (versions that can be read: {_ranges(readable)}); tag a version to keep it")
+            f"its window (versions that can be read: {_ranges(self.readable_versions())}); tag a version to keep it")
 
     def schema_version(self) -> int:
-        return self.state().schema_version
+        return self.head().schema_version
 
     def versions(self) -> list[LakeVersion]:
-        """The whole history, oldest first, with the tags that point at each version."""
+        """The whole history, oldest first, with the tags that point at each version. Reads every
+        catalog row: use ``history`` for the newest few."""
+        return self._tagged(self.catalog.all())
+
+    def history(self, limit: int = 20, before: int | None = None) -> list[LakeVersion]:
+        """Up to limit versions, newest first (older than ``before`` when given), with their tags."""
+        return self._tagged(self.catalog.page(limit, before))
+
+    def _tagged(self, versions: list[LakeVersion]) -> list[LakeVersion]:
         by_version: dict[int, list[str]] = {}
         for name, number in self.tags().items():
             by_version.setdefault(number, []).append(name)
-        history, newest = [], {}
-        for i, row in enumerate(self.catalog().to_table().to_pylist()):
-            newest = _newest_tables([{"table_versions": json.dumps(newest)}, row])
-            history.append(_as_version(i + 1, row, tuple(sorted(by_version.get(i + 1, ()))), newest))
-        return history
+        return [LakeVersion(**{**v.__dict__, "tags": tuple(sorted(by_version.get(v.version, ())))}) for v in versions]
 
     def dataset(self, table: str, version: int | str | None = None) -> lance.LanceDataset:
         """One table as it was at a lake version."""
@@ -179,57 +186,145 @@ class Lake:
     # --- tags ----------------------------------------------------------------------------
 
     def tags(self) -> dict[str, int]:
-        return {name: info["version"] for name, info in self.catalog().tags.list().items()}
+        return self.catalog.tags()
 
     def tag(self, name: str, version: int | str | None = None) -> int:
         """Name a lake version. The tag pins every table's version, so cleanup keeps it."""
         if not name or name.isdigit() or not all(c.isalnum() or c in "-_." for c in name):
             raise LakeError(f"tag names are letters, digits, '-', '_' and '.', not all digits: {name!r}")
-        if name in self.tags():
-            raise LakeError(f"tag '{name}' already exists (at version {self.tags()[name]})")
-        state = self.state(version)
-        for table, table_version in state.table_versions.items():
-            lance.dataset(self.uri(table)).tags.create(name, table_version)
-        self.catalog().tags.create(name, state.version)
+        with self.staging.lock():
+            tags = self.tags()
+            if name in tags:
+                raise LakeError(f"tag '{name}' already exists (at version {tags[name]})")
+            state = self.state(version)
+            for table, table_version in state.table_versions.items():
+                ds = lance.dataset(self.uri(table))
+                if name not in ds.tags.list():
+                    ds.tags.create(name, table_version)
+            self.catalog.set_tag(name, state.version)
         return state.version
 
     # --- committing ----------------------------------------------------------------------
 
     def commit(self, kind: str, message: str, fragments: dict[str, list], counts: dict[str, int],
                schema_version: int | None = None) -> int:
-        """Append written fragments to their tables, then record the lake version. Returns it."""
-        versions = dict(self.state().table_versions)
-        for table, frags in fragments.items():
-            if frags:
-                ds = lance.dataset(self.uri(table))
-                ds = lance.LanceDataset.commit(self.uri(table), lance.LanceOperation.Append(frags), read_version=ds.version)
-                versions[table] = ds.version
-        return self.record(kind, message, versions, counts, schema_version)
+        """Append written fragments to their tables and record one lake version, now. Returns it."""
+        with self.staging.lock():
+            commit_id = new_commit_id()
+            for table, frags in fragments.items():
+                if frags:
+                    _append(self.uri(table), frags, commit_id)
+            return self._record(kind, message, counts, schema_version, commit_id)
 
-    def record(self, kind: str, message: str, versions: dict[str, int], counts: dict[str, int],
-               schema_version: int | None = None) -> int:
-        """Append one catalog row; its Lance version is the new lake version.
+    def record(self, kind: str, message: str, versions: dict[str, int] | None = None,
+               counts: dict[str, int] | None = None, schema_version: int | None = None) -> int:
+        """Record a lake version of the tables as they are now (after a migration or compaction
+        changed them in place). ``versions`` are the table versions the caller made; each table's
+        newest version is recorded, which contains them."""
+        with self.staging.lock():
+            return self._record(kind, message, counts or {}, schema_version, new_commit_id())
 
-        Table versions only grow, so each table's entry is the newer of ours and the latest
-        recorded one: a writer that committed after we read the catalog is not hidden."""
-        latest = self.state().table_versions
-        versions = {t: max(versions.get(t, 0), latest.get(t, 0)) for t in latest.keys() | versions.keys()}
-        row = _catalog_row(kind, message, versions, counts, schema_version)
-        frags = lance.fragment.write_fragments(row, self.uri(CATALOG), schema=tables.COMMITS)
-        ds = lance.LanceDataset.commit(self.uri(CATALOG), lance.LanceOperation.Append(frags), read_version=self.version())
-        return ds.version
+    def _record(self, kind: str, message: str, counts: dict, schema_version: int | None, commit_id: str) -> int:
+        """The catalog row for the tables' newest versions (the caller holds the commit lock)."""
+        head = self.head()
+        versions = dict(head.table_versions)
+        for name in tables.TABLES:
+            if (self.tables_dir / f"{name}.lance").exists():
+                versions[name] = lance.dataset(self.uri(name)).version
+        number = head.version + 1
+        self.catalog.append(catalog_row(number, kind, message, versions, counts,
+                                        schema_version or head.schema_version, commit_id))
+        return number
+
+    def stage(self, kind: str, message: str, fragments: dict[str, list], counts: dict[str, int],
+              meta: dict | None = None) -> str | None:
+        """Stage written fragments for the next committer; returns the set's id (None: nothing to stage).
+        ``meta`` (JSON) comes back to the committer's ``on_committed`` once the set is visible."""
+        if not any(fragments.values()) and not meta:
+            return None
+        return self.staging.put(kind, message, fragments, counts, meta or {})
+
+    def commit_staged(self, *, wait: bool = False, min_age: float = 0.0, max_sets: int = 10_000,
+                      on_committed: Callable[[int, list[dict]], None] | None = None) -> int | None:
+        """Commit every staged set as one lake version, if this process gets the commit lock.
+
+        wait=False returns None at once when another committer holds the lock; min_age leaves
+        the sets alone until the oldest has waited that long (so a burst of small tasks makes one
+        version). A commit another committer left half done is finished first. on_committed gets
+        the new version and the sets' metas. Returns the version, or None when nothing was committed."""
+        with self.staging.lock(wait=wait) as got:
+            if not got:
+                return None
+            recovered = self.staging.intent()
+            version = self._finish(recovered, on_committed, recovering=True) if recovered else None
+            ids = self.staging.ids()
+            age = self.staging.oldest_age()
+            if not ids or (age is not None and age < min_age):
+                return version
+            sets = [s for s in map(self.staging.load, ids[:max_sets]) if s is not None]
+            fragments: dict[str, list[str]] = {}
+            counts: dict[str, int] = {}
+            for s in sets:
+                for table, frags in s.fragments.items():
+                    fragments.setdefault(table, []).extend(frags)
+                for key, n in s.counts.items():
+                    counts[key] = counts.get(key, 0) + n
+            base = {t: lance.dataset(self.uri(t)).version for t in fragments}
+            kind, message = _summary(sets)
+            intent = Intent(new_commit_id(), kind, message, fragments, counts, [s.meta for s in sets], base)
+            self.staging.write_intent(intent)
+            self.staging.drop([s.id for s in sets])
+            return self._finish(intent, on_committed, recovering=False)
+
+    def _finish(self, intent: Intent, on_committed, recovering: bool) -> int:
+        """Steps 2-4 of a commit (see schema._commit); each is skipped when it already happened."""
+        for table, frags in intent.fragment_metadata().items():
+            if not (recovering and _landed(self.uri(table), intent.commit_id, intent.base.get(table, 0))):
+                _append(self.uri(table), frags, intent.commit_id)
+        head = self.head()
+        if head.commit_id == intent.commit_id or not intent.fragments:  # recorded already, or nothing to record
+            version = head.version
+        else:
+            version = self._record(intent.kind, intent.message, intent.counts, None, intent.commit_id)
+        if recovering:
+            log.warning("finished commit %s that a committer left half done: lake version %d", intent.commit_id, version)
+        if on_committed is not None:
+            on_committed(version, intent.metas)
+        self.staging.clear_intent()
+        return version
+
+    def pending(self) -> int:
+        """Staged sets waiting for a committer."""
+        return len(self.staging.ids()) + (1 if self.staging.intent() else 0)
 
 
-def _catalog_row(kind: str, message: str, versions: dict[str, int], counts: dict[str, int],
-                 schema_version: int | None = None) -> pa.Table:
-    return pa.Table.from_pylist([{
-        "committed_at": datetime.now(timezone.utc),
-        "kind": kind,
-        "message": message,
-        "schema_version": schema_version or tables.SCHEMA_VERSION,
-        "table_versions": json.dumps(versions, sort_keys=True),
-        "counts": json.dumps(counts, sort_keys=True),
-    }], schema=tables.COMMITS)
+def _append(uri: str, fragments: list, commit_id: str) -> lance.LanceDataset:
+    ds = lance.dataset(uri)
+    transaction = lance.Transaction(ds.version, lance.LanceOperation.Append(fragments),
+                                    transaction_properties={PROPERTY: commit_id})
+    return lance.LanceDataset.commit(uri, transaction)
+
+
+def _landed(uri: str, commit_id: str, base: int) -> bool:
+    """Whether a table's history after version base has the transaction of commit_id."""
+    ds = lance.dataset(uri)
+    for number in range(base + 1, ds.version + 1):
+        transaction = ds.read_transaction(number)
+        if transaction is not None and (transaction.transaction_properties or {}).get(PROPERTY) == commit_id:
+            return True
+    return False
+
+
+def _summary(sets: list) -> tuple[str, str]:
+    """One kind and message for the sets committed together."""
+    kinds = sorted({s.kind for s in sets})
+    if len(sets) == 1:
+        return sets[0].kind, sets[0].message
+    by_kind: dict[str, int] = {}
+    for s in sets:
+        by_kind[s.kind] = by_kind.get(s.kind, 0) + 1
+    parts = ", ".join(f"{kind} x{n}" for kind, n in sorted(by_kind.items()))
+    return "+".join(kinds), f"{len(sets)} batches ({parts})"
 
 
 def _ranges(numbers: list[int]) -> str:
@@ -242,28 +337,3 @@ def _ranges(numbers: list[int]) -> str:
             spans.append([n, n])
     return ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in spans)
 
-
-def _newest_tables(rows: list[dict]) -> dict[str, int]:
-    """Each table's newest version recorded in the catalog rows up to a lake version.
-
-    Writers commit concurrently: one may record its row after another that committed its
-    tables later, with older table versions in it. Table versions only grow and each contains
-    every earlier one, so the newest recorded version of each table is the consistent answer."""
-    newest: dict[str, int] = {}
-    for row in rows:
-        for table, number in json.loads(row["table_versions"]).items():
-            newest[table] = max(number, newest.get(table, 0))
-    return newest
-
-
-def _as_version(number: int, row: dict, tags: tuple[str, ...], table_versions: dict[str, int]) -> LakeVersion:
-    return LakeVersion(
-        version=number,
-        committed_at=row["committed_at"],
-        kind=row["kind"],
-        message=row["message"],
-        schema_version=row["schema_version"],
-        table_versions=table_versions,
-        counts=json.loads(row["counts"]),
-        tags=tags,
-    )

@@ -9,18 +9,39 @@ it still works (older table versions are read widened with NULLs).
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Callable
+import os
+import shutil
+from typing import TYPE_CHECKING, Callable
 
 import lance
 import pyarrow as pa
 
 from songlake.schema import tables
-from songlake.schema.lake import Lake
+from songlake.schema.catalog import NAME as CATALOG, Catalog, catalog_row
+
+if TYPE_CHECKING:
+    from songlake.schema.lake import Lake
 
 log = logging.getLogger(__name__)
 
-Migration = Callable[[Lake], dict[str, int]]
+Migration = Callable[["Lake"], dict[str, int]]
+
+# The key columns that lookups filter on, each with a BTREE index (schema 6). Fragments written
+# after an index was last extended are scanned until the compactor extends it.
+INDEXED: dict[str, tuple[str, ...]] = {
+    "tracks": ("song_id", "file_sha256"),
+    "originals": ("song_id",),
+    "analysis": ("song_id",),
+    "embeddings": ("song_id",),
+    "separations": ("song_id",),
+    "stage_runs": ("song_id",),
+    "stems": ("song_id",),
+    "labels": ("song_id",),
+    "splits": ("song_id",),
+    "ingest_errors": ("file_sha256",),
+}
 
 
 def _v2(lake: Lake) -> dict[str, int]:
@@ -47,7 +68,50 @@ def _v5(lake: Lake) -> dict[str, int]:
     return ensure_table(lake, "splits", tables.SPLITS)
 
 
-MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3, 4: _v4, 5: _v5}
+def _v6(lake: Lake) -> dict[str, int]:
+    """Schema 6: the catalog with version numbers (converted before this step runs) and BTREE
+    indexes on the key columns."""
+    return {table: ensure_indexes(lake, table) for table in INDEXED}
+
+
+MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
+
+
+def ensure_indexes(lake: Lake, table: str) -> int:
+    """The table's key columns indexed, new fragments folded into existing indexes; its version."""
+    ds = lance.dataset(lake.uri(table))
+    indexed = {name for i in ds.describe_indices() for name in i.field_names}
+    missing = [c for c in INDEXED.get(table, ()) if c not in indexed and c in ds.schema.names]
+    for column in missing:
+        ds.create_scalar_index(column, index_type="BTREE")
+        ds = lance.dataset(lake.uri(table))
+    if indexed and not missing:
+        ds.optimize.optimize_indices()  # no new version when every fragment is indexed
+    return lance.dataset(lake.uri(table)).version
+
+
+def convert_legacy_catalog(lake: Lake) -> None:
+    """Turn a schema 1-5 lake's ``commits`` table into the ``catalog`` (the caller holds the commit
+    lock). Version n is the commits table's Lance version n; each row gets the full table versions
+    (the newest recorded up to it); versions that optimize removed stay removed; tags carry over."""
+    legacy = lance.dataset(lake.uri("commits"))
+    readable = {v["version"] for v in legacy.versions()}
+    tags = {name: info["version"] for name, info in legacy.tags.list().items()}
+    rows, newest = [], {}
+    for number, row in enumerate(legacy.to_table().to_pylist(), start=1):
+        for table, version in json.loads(row["table_versions"]).items():
+            newest[table] = max(version, newest.get(table, 0))
+        if number in readable:
+            rows.append(catalog_row(number, row["kind"], row["message"], dict(newest), json.loads(row["counts"]),
+                                    row["schema_version"], None, at=row["committed_at"]))
+    aside = lake.tables_dir / f"{CATALOG}.lance.converting"
+    shutil.rmtree(aside, ignore_errors=True)  # from a conversion that was interrupted
+    catalog = Catalog.create(str(aside), rows)
+    for name, number in tags.items():
+        catalog.set_tag(name, number)
+    os.replace(aside, lake.tables_dir / f"{CATALOG}.lance")
+    shutil.rmtree(lake.uri("commits"), ignore_errors=True)
+    log.info("converted the catalog of %s: %d versions, %d tags", lake.root, len(rows), len(tags))
 
 
 def add_columns(lake: Lake, table: str, fields: list[pa.Field]) -> dict[str, int]:
@@ -76,7 +140,7 @@ def ensure_table(lake: Lake, table: str, schema: pa.Schema) -> dict[str, int]:
 def migrate(lake: Lake, target: int | None = None) -> list[int]:
     """Run every pending migration up to target; returns the lake versions recorded."""
     target = target or tables.SCHEMA_VERSION
-    current = lake.schema_version()
+    current = lake.schema_version()  # the caller holds the commit lock: nobody migrates meanwhile
     recorded = []
     for step in range(current + 1, target + 1):
         if step not in MIGRATIONS:

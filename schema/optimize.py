@@ -13,6 +13,11 @@ genre refit appends a row per song that supersedes the last. ``optimize``:
    the latest, together with every table version that no remaining lake version needs, and the
    data files only they used. Removed versions can no longer be read: ``Lake.state`` says so.
 
+``compact_small`` is the part that runs by itself: the job pipeline calls it after its commits,
+and it merges a table's small fragments once there are ``AUTO_COMPACT`` of them and extends
+the key indexes over them (schema.migrations.INDEXED). It takes its own lock, not the commit
+lock, and Lance resolves its rewrites against concurrent appends, so writers never wait for it.
+
 Lance resolves compaction and deletion against concurrent appends, so workers may keep
 committing while optimize runs. Table versions younger than ``older_than`` are never removed, so
 a writer between its table commit and its catalog row loses nothing as long as the window is
@@ -28,16 +33,20 @@ from datetime import datetime, timedelta, timezone
 import lance
 
 from songlake.schema import tables
-from songlake.schema.lake import CATALOG, Lake
+from songlake.schema._commit import COMPACT_LOCK
+from songlake.schema.catalog import NAME as CATALOG
+from songlake.schema.lake import Lake
+from songlake.schema.migrations import ensure_indexes
 
 log = logging.getLogger(__name__)
 
 # Rows per fragment after compaction. Lance's default (1M rows) suits the small-row tables; the
 # blob tables hold megabytes per row (an original file, a 30 s stem part), so a fragment of
-# them is kept to about a few GB.
-TARGET_ROWS = {"originals": 512, "stems": 1024}
+# them is kept to a few hundred MB, and merging them never rewrites more than that at once.
+TARGET_ROWS = {"originals": 64, "stems": 256}
+DEFAULT_TARGET = 1 << 20
+AUTO_COMPACT = 16  # small fragments in one table before compact_small merges them
 _DELETE_CHUNK = 5000  # row ids per delete predicate
-INDEXED = {"stems": "song_id"}  # a BTREE index per table; fragments written since are scanned
 
 
 @dataclass
@@ -62,8 +71,7 @@ def optimize(lake: Lake, older_than: timedelta = timedelta(days=7), cleanup: boo
         ds = lance.dataset(lake.uri(name))
         if len(ds.get_fragments()) > 1 or _has_deletions(ds):
             ds.optimize.compact_files(target_rows_per_fragment=TARGET_ROWS.get(name), materialize_deletions=True)
-        if name in INDEXED:
-            index(lake, name, INDEXED[name])
+        ensure_indexes(lake, name)
         after = lance.dataset(lake.uri(name))
         report.compacted[name] = (before[name], len(after.get_fragments()))
         if after.version != recorded.get(name):  # compacted, deduplicated (or adopted a crashed commit)
@@ -109,26 +117,49 @@ def drop_superseded_genres(lake: Lake) -> int:
     return dropped
 
 
-def index(lake: Lake, table: str, column: str) -> None:
-    """A BTREE index on one column: created once the table has rows, then extended to new fragments."""
-    ds = lance.dataset(lake.uri(table))
-    indexed = {name for i in ds.describe_indices() for name in i.field_names}
-    if column in indexed:
-        ds.optimize.optimize_indices()  # a no-op, and no new version, when every fragment is indexed
-    elif ds.count_rows():
-        ds.create_scalar_index(column, index_type="BTREE")
+def compact_small(lake: Lake, threshold: int = AUTO_COMPACT) -> dict[str, tuple[int, int]]:
+    """Merge the small fragments of every table that has ``threshold`` of them, and extend its
+    indexes over the result; {table: (fragments before, after)} for the tables merged. Returns {}
+    at once when another process is compacting. Records no lake version: the rows are the same,
+    and the next commit records the compacted table versions."""
+    merged: dict[str, tuple[int, int]] = {}
+    with lake.staging.lock(COMPACT_LOCK, wait=False) as got:
+        if not got:
+            return merged
+        for name in tables.TABLES:
+            ds = lance.dataset(lake.uri(name))
+            target = TARGET_ROWS.get(name, DEFAULT_TARGET)
+            fragments = ds.get_fragments()
+            small = sum(f.metadata.physical_rows < target // 2 for f in fragments)
+            if small < threshold:
+                continue
+            ds.optimize.compact_files(target_rows_per_fragment=target, materialize_deletions=False)
+            ensure_indexes(lake, name)
+            merged[name] = (len(fragments), len(lance.dataset(lake.uri(name)).get_fragments()))
+    if merged:
+        log.info("compacted %s", ", ".join(f"{n} {a}->{b}" for n, (a, b) in merged.items()))
+    return merged
+
+
+def fragment_counts(lake: Lake) -> dict[str, int]:
+    """Fragments per table at the newest table versions, the catalog included."""
+    counts = {name: _fragments(lake, name) for name in tables.TABLES}
+    counts[CATALOG] = len(lake.catalog.dataset().get_fragments())
+    return counts
 
 
 def cleanup_versions(lake: Lake, older_than: timedelta) -> tuple[dict[str, int], int]:
     """Remove lake versions older than older_than (not tagged, not the latest) and the table
     versions no remaining lake version needs; returns (versions removed per table, bytes freed)."""
     now_utc, now_local = datetime.now(timezone.utc), datetime.now()  # Lance reports naive local times
-    history = lake.versions()
-    readable = set(lake.readable_versions())
-    latest = history[-1].version
-    kept = [v for v in history if v.version in readable
-            and (v.version == latest or v.tags or v.committed_at >= now_utc - older_than)]
-    dropped = sorted(readable - {v.version for v in kept})
+    with lake.staging.lock():  # no commit meanwhile: the newest version is the one kept
+        history = lake.versions()
+        latest = history[-1].version
+        readable = set(lake.readable_versions())
+        kept = [v for v in history if v.version in readable
+                and (v.version == latest or v.tags or v.committed_at >= now_utc - older_than)]
+        dropped = sorted(readable - {v.version for v in kept})
+        lake.catalog.mark_removed(dropped)
     needed: dict[str, set[int]] = {}
     for state in kept:
         for name, number in state.table_versions.items():
@@ -140,7 +171,9 @@ def cleanup_versions(lake: Lake, older_than: timedelta) -> tuple[dict[str, int],
                and v["version"] not in needed.get(name, ()) and v["timestamp"] < now_local - older_than]
         removed[name], bytes_ = _cleanup(ds, old)
         freed += bytes_
-    removed[CATALOG], bytes_ = _cleanup(lake.catalog(), dropped)
+    removed[CATALOG] = len(dropped)
+    lake.catalog.compact()
+    bytes_ = 0
     if dropped:
         log.info("removed lake versions %s", dropped)
     return removed, freed + bytes_

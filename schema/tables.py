@@ -24,8 +24,9 @@ rows without rewriting audio:
 - ``splits``: train / valid / test assignments, one row per song and split scheme; a song's
   first assignment in a scheme is final (the ``splits`` view), so every run and export that
   uses the scheme sees the same split (songlake.trainer.splits writes them);
-- ``commits``: the lake's own log. Its Lance version *is* the lake version, and each row records
-  the versions of the other tables at that lake version.
+- ``catalog``: the lake's own log, one row per lake version with its number and the versions
+  of the other tables at that lake version (schema.catalog). Lakes before schema 6 kept this in
+  ``commits``, whose Lance version was the lake version; the migration to 6 converts it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import pyarrow as pa
 
 from songlake.udfs.embedding import DIM as EMBEDDING_DIM
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _TIME = pa.timestamp("us", tz="UTC")
 
@@ -200,6 +201,8 @@ SPLITS = pa.schema([
     pa.field("assigned_at", _TIME),
 ])
 
+# The catalog of schema 1-5 lakes (``commits``): its Lance version was the lake version. Read
+# only by the migration to schema 6, which converts it to CATALOG.
 COMMITS = pa.schema([
     pa.field("committed_at", _TIME),
     pa.field("kind", pa.string()),  # init, ingest, migrate, optimize, label, ...
@@ -209,7 +212,18 @@ COMMITS = pa.schema([
     pa.field("counts", pa.string()),  # JSON: what the commit added
 ])
 
-# Data tables by name; `commits` is the catalog and is handled by the gateway itself.
+CATALOG = pa.schema([
+    pa.field("version", pa.int64(), nullable=False),  # the lake version
+    pa.field("committed_at", _TIME),
+    pa.field("kind", pa.string()),  # init, ingest, migrate, optimize, label, ...
+    pa.field("message", pa.string()),
+    pa.field("schema_version", pa.int32()),
+    pa.field("table_versions", pa.string()),  # JSON: every table's version at this lake version
+    pa.field("counts", pa.string()),  # JSON: what the commit added
+    pa.field("commit_id", pa.string()),  # the committer's id for it: a recovered commit is recorded once
+])
+
+# Data tables by name; the catalog is handled by the gateway itself.
 TABLES: dict[str, pa.Schema] = {
     "tracks": TRACKS,
     "originals": ORIGINALS,

@@ -4,7 +4,8 @@ A table's buffer is flushed to a fragment file when it holds ``flush_rows`` rows
 ``flush_bytes`` of binary data (the original files are the bulk of a batch), so memory stays flat
 however large the batch, and small tables are not split into thousands of tiny fragments. Nothing is visible until ``commit``,
 which appends every table's fragments and records a single new lake version; a batch that adds
-nothing makes no version at all.
+nothing makes no version at all. ``stage`` hands the fragments to the lake's next committer
+instead (the distributed write: many workers' batches become one version).
 """
 
 from __future__ import annotations
@@ -53,12 +54,22 @@ class BatchWriter:
 
     def commit(self, kind: str, message: str, extra_counts: dict[str, int] | None = None) -> int | None:
         """Publish everything added as one lake version; None when nothing was added."""
+        fragments, counts = self._take(extra_counts)
+        if not any(fragments.values()):
+            return None
+        return self.lake.commit(kind, message, fragments, counts)
+
+    def stage(self, kind: str, message: str, extra_counts: dict[str, int] | None = None,
+              meta: dict | None = None) -> str | None:
+        """Hand everything added to the lake's next committer (Lake.commit_staged); the set's id,
+        or None when there is neither a row nor a meta to hand over."""
+        fragments, counts = self._take(extra_counts)
+        return self.lake.stage(kind, message, fragments, counts, meta)
+
+    def _take(self, extra_counts: dict[str, int] | None) -> tuple[dict[str, list], dict[str, int]]:
         for table in self._rows:
             self._flush(table)
-        if not any(self._fragments.values()):
-            return None
-        counts = dict(self.counts) | (extra_counts or {})
-        version = self.lake.commit(kind, message, self._fragments, counts)
+        fragments, counts = self._fragments, dict(self.counts) | (extra_counts or {})
         self._fragments = {name: [] for name in tables.TABLES}
         self.counts.clear()
-        return version
+        return fragments, counts

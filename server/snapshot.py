@@ -132,7 +132,7 @@ class Snapshot:
             db.execute(f'CREATE TABLE "lake_{name}" AS SELECT * FROM _source')
             db.unregister("_source")
             held[name] = _held(ds)
-        db.register("_source", self.lake.catalog(state.version).to_table())
+        db.register("_source", self.lake.catalog.dataset().to_table(filter=f"version <= {int(state.version)}"))
         db.execute("CREATE TABLE lake_commits AS SELECT * FROM _source")
         db.unregister("_source")
         db.execute("CREATE TABLE snapshot_version AS SELECT $1::BIGINT AS version", [state.version])
@@ -202,7 +202,7 @@ class Snapshot:
                 cur.register(f"_new_{name}", rows)
                 if "song_id" in rows.column_names and rows.num_rows:
                     changed.update(pc.unique(rows.column("song_id")).to_pylist())
-            cur.register("_new_commits", self.lake.catalog(state.version).to_table())
+            cur.register("_new_commits", self.lake.catalog.dataset().to_table(filter=f"version <= {int(state.version)}"))
             cur.execute("BEGIN TRANSACTION")
             try:
                 for name in plan:

@@ -2,5 +2,5 @@
 -- answers: the lake's history up to the version being queried: when, what, how much
 -- parameters: none
 CREATE OR REPLACE VIEW lake_versions AS
-SELECT row_number() OVER () AS version, committed_at, kind, message, schema_version, counts
-FROM lake_commits;
+SELECT version, committed_at, kind, message, schema_version, counts
+FROM lake_commits ORDER BY version;

@@ -131,9 +131,17 @@ def test_theory_functions_are_sql_functions(tmp_path):
 
 # --- schema 3: migrations from older lakes ---------------------------------------------------
 
+def _legacy_row(kind: str, schema_version: int, versions: dict) -> pa.Table:
+    """A row of the catalog as songlake wrote it before schema 6 (``commits``: its Lance version was
+    the lake version, and rows could list only the tables a commit changed)."""
+    return pa.Table.from_pylist([{"committed_at": datetime.now(timezone.utc), "kind": kind, "message": kind,
+                                  "schema_version": schema_version, "table_versions": json.dumps(versions),
+                                  "counts": "{}"}], schema=tables.COMMITS)
+
+
 def _old_lake(root, schema_version: int) -> Lake:
     """A lake as songlake wrote it at schema 1 or 2, with one analysed song: the tables and
-    analysis columns of that schema, and a catalog that says so."""
+    analysis columns of that schema, and a catalog (in the format before schema 6) that says so."""
     analysis = pa.schema(tables.ANALYSIS_V1 + (tables.ANALYSIS_V2_COLUMNS if schema_version >= 2 else []))
     old = {"tracks": tables.TRACKS, "originals": tables.ORIGINALS, "analysis": analysis,
            "embeddings": tables.EMBEDDINGS, "ingest_errors": tables.INGEST_ERRORS}
@@ -143,26 +151,26 @@ def _old_lake(root, schema_version: int) -> Lake:
     lake.tables_dir.mkdir(parents=True)
     versions = {name: lance.write_dataset(schema.empty_table(), lake.uri(name), schema=schema).version
                 for name, schema in old.items()}
-    catalog = pa.Table.from_pylist([{"committed_at": datetime.now(timezone.utc), "kind": "init", "message": "old",
-                                     "schema_version": schema_version, "table_versions": json.dumps(versions),
-                                     "counts": "{}"}], schema=tables.COMMITS)
-    lance.write_dataset(catalog, lake.uri("commits"), schema=tables.COMMITS)
+    lance.write_dataset(_legacy_row("init", schema_version, versions), lake.uri("commits"), schema=tables.COMMITS)
     rows = {"tracks": _track("olds", "old song"),
             "analysis": {"song_id": "olds", "analysis_version": schema_version, "bpm": 120.0, "key": "C major"}}
     for name, row in rows.items():
         versions[name] = lance.write_dataset(pa.Table.from_pylist([row], schema=old[name]), lake.uri(name),
                                              mode="append").version
-    lake.record("ingest", "one song", versions, {}, schema_version=schema_version)
+    changed = {name: versions[name] for name in rows}  # old rows listed only what changed
+    lance.write_dataset(_legacy_row("ingest", schema_version, changed), lake.uri("commits"), mode="append")
     return lake
 
 
 @pytest.mark.parametrize("schema_version", [1, 2])
 def test_lakes_of_older_schemas_migrate_to_the_current_schema(tmp_path, schema_version):
     old = _old_lake(tmp_path / "lake", schema_version)
-    before = old.version()
+    before = 2  # the legacy catalog's two versions keep their numbers
     lake = Lake.open(old.root)
-    assert lake.schema_version() == tables.SCHEMA_VERSION == 5
-    assert [v.kind for v in lake.versions()][before:] == ["migrate"] * (5 - schema_version)
+    assert lake.schema_version() == tables.SCHEMA_VERSION == 6
+    assert [v.kind for v in lake.versions()] == ["init", "ingest"] + ["migrate"] * (6 - schema_version)
+    assert [v.version for v in lake.versions()] == list(range(1, 9 - schema_version))
+    assert not (lake.tables_dir / "commits.lance").exists()
     for name in ("stems", "separations", "stage_runs", "genres", "labels", "splits"):
         assert name in lake.state().table_versions and lance.dataset(lake.uri(name)).schema.names == tables.TABLES[name].names
     assert "used_stems" in lance.dataset(lake.uri("analysis")).schema.names
