@@ -15,14 +15,15 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
+from songlake.jobs import commit
 from songlake.jobs.examine import Provenance, Refused
 from songlake.jobs.queue import Queue
 from songlake.jobs.worker import Pool, Worker, resume
 from songlake.schema import Lake, connect
+from songlake.udfs import ANALYSIS_VERSION
 
 log = logging.getLogger(__name__)
 AUDIO_EXTENSIONS = {".mp3", ".flac", ".wav", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac"}
@@ -127,6 +128,12 @@ def _drive(queue: Queue, workers: int | None, run_workers: bool, tick: Callable[
         if on_wait:
             on_wait(queue.pending())
 
+    def committed() -> None:  # the driving process is idle: it commits what the workers staged
+        try:
+            commit.commit_round(queue)
+        except Exception:
+            log.exception("commit from the ingest driver failed; the rows stay staged")
+
     if run_workers and workers <= 1:
         Worker(queue).run(until_idle=True, on_step=waited)
         return
@@ -135,6 +142,7 @@ def _drive(queue: Queue, workers: int | None, run_workers: bool, tick: Callable[
     try:
         while queue.pending() > 0 or (pool is not None and pool.alive()):
             waited()
+            committed()
             if pool is not None:
                 pool.restart_dead()
             elif not any(w.alive() for w in queue.ledger.workers()):
@@ -146,17 +154,13 @@ def _drive(queue: Queue, workers: int | None, run_workers: bool, tick: Callable[
     finally:
         if pool is not None:
             pool.shutdown()
+    commit.flush(queue)
     waited()
 
 
 def refusal_row(refused: Refused) -> dict:
-    return {
-        "filename": refused.filename,
-        "path": str(Path(refused.path).resolve()),
-        "file_sha256": refused.file_sha256,
-        "reason": refused.reason,
-        "refused_at": datetime.now(timezone.utc),
-    }
+    """The ingest_errors row of a refusal (for refusals made outside the pipeline, e.g. uploads)."""
+    return refused.row()
 
 
 def run_stage_batch(lake: Lake, stage: str, keys: list[str], workers: int | None = None,
@@ -191,8 +195,6 @@ def reanalyze_lake(
 ) -> tuple[int, int | None, list[str]]:
     """Analyse again, from their original files (and stems), the songs whose analysis is older
     than this songlake's (or every song). Returns (songs analysed, latest version, failures)."""
-    from songlake.udfs import ANALYSIS_VERSION
-
     con = connect(lake)
     where = "" if everything else f"WHERE analysis_version IS NULL OR analysis_version < {int(ANALYSIS_VERSION)}"
     wanted = [row[0] for row in con.execute(f"SELECT song_id FROM songs {where}").fetchall()]

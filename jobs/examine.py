@@ -48,6 +48,11 @@ class Refused:
     def filename(self) -> str:
         return Path(self.path).name
 
+    def row(self) -> dict:
+        """The ingest_errors row that records this refusal."""
+        return {"filename": self.filename, "path": str(Path(self.path).resolve()), "file_sha256": self.file_sha256,
+                "reason": self.reason, "refused_at": datetime.now(timezone.utc)}
+
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()

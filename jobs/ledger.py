@@ -7,7 +7,9 @@ song_id (a file path for ingest):
 - ``queued``: marked when a task is enqueued, unmarked when a worker takes the task (a key
   another worker holds is that worker's to finish);
 - ``claims``: set atomically by the worker that takes the key (set-if-absent, so two workers
-  never hold the same key) and released only after the lake commit that finishes it;
+  never hold the same key) and released only after the lake commit that finishes it. A worker
+  that stages its rows for the committer hands its claims to the staged set (holder
+  ``staged:<token>``); the committer releases them once the set is visible;
 - ``workers``: each worker's heartbeat (host, pid, last seen).
 
 A claim held by a dead worker (its process is gone on this host, or its heartbeat is stale) is
@@ -54,7 +56,7 @@ class WorkerInfo:
     def alive(self, now: float | None = None) -> bool:
         now = time.time() if now is None else now
         if self.host == socket.gethostname():
-            return _pid_alive(self.pid) and now - self.seen < STALE_SECONDS
+            return pid_alive(self.pid) and now - self.seen < STALE_SECONDS
         return now - self.seen < STALE_SECONDS
 
 
@@ -68,6 +70,7 @@ class Ledger(Protocol):
     def queued(self, stage: str) -> list[str]: ...
     def claim(self, stage: str, keys: Iterable[str], worker: str, options: dict | None = None) -> list[str]: ...
     def release(self, stage: str, keys: Iterable[str]) -> None: ...
+    def transfer(self, stage: str, keys: Iterable[str], holder: str) -> None: ...
     def claims(self, stage: str) -> list[Claim]: ...
     def heartbeat(self, info: WorkerInfo) -> None: ...
     def workers(self) -> list[WorkerInfo]: ...
@@ -77,7 +80,10 @@ class Ledger(Protocol):
     def has_flag(self, name: str) -> bool: ...
 
 
-def _pid_alive(pid: int) -> bool:
+STAGED = "staged:"  # the holder-name prefix of claims handed to a staged set
+
+
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -147,6 +153,11 @@ class SqliteLedger:
 
     def release(self, stage, keys):
         self._write("DELETE FROM claims WHERE stage = ? AND key = ?", [(stage, k) for k in keys])
+
+    def transfer(self, stage, keys, holder):
+        now = time.time()
+        self._write("UPDATE claims SET worker = ?, since = ? WHERE stage = ? AND key = ?",
+                    [(holder, now, stage, k) for k in keys])
 
     def claims(self, stage):
         rows = self.db.execute("SELECT stage, key, worker, since, options FROM claims WHERE stage = ?", (stage,))
@@ -220,6 +231,14 @@ class RedisLedger:
         keys = list(keys)
         if keys:
             self.r.hdel(self._key("claims", stage), *keys)
+
+    def transfer(self, stage, keys, holder):
+        name, now = self._key("claims", stage), time.time()
+        for key in keys:
+            value = self.r.hget(name, key)
+            if value is not None:
+                options = json.loads(value)[2]
+                self.r.hset(name, key, json.dumps([holder, now, options]))
 
     def claims(self, stage):
         found = []

@@ -10,10 +10,14 @@ name: a GPU machine runs ``songlake worker --stages separate`` and CPU machines
 ``--stages analyze,ingest``. The embedded default keeps the queues in SQLite inside the lake
 folder (``LAKE/queue/huey.db``); ``SONGLAKE_QUEUE=redis://host:port/db`` puts them on Redis.
 
-Tasks carry a stage, the lake's path and a list of keys (a chunk of songs, so a commit covers
-several songs and separation can batch). Transient errors (I/O, a lost commit race) are retried
-by Huey with exponential backoff; the ledger (ledger.py) tracks what is queued and who holds
-what, so work lost with a killed worker is found again (worker.resume).
+Tasks carry a stage, the lake's path and a list of keys (a chunk of songs, so separation can
+batch). A task stages its rows for the committer (commit.py), which makes one lake version of
+every worker's staged rows at most every few seconds. Transient errors (I/O) are retried by
+Huey with exponential backoff; the ledger (ledger.py) tracks what is queued and who holds what,
+so work lost with a killed worker is found again (worker.resume).
+
+The task function is registered here and calls stages.run_stage with this lake's Queue, so
+stages.py needs nothing from this module: the import goes one way.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from typing import Any, Iterable
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
 
+from songlake.jobs import stages
 from songlake.jobs.ledger import Ledger, RedisLedger, SqliteLedger
+from songlake.schema import Lake
 
 STAGES = ("ingest", "separate", "analyze", "embed", "genre")
 SONG_STAGES = ("separate", "analyze", "embed")
@@ -95,17 +101,39 @@ class Queue:
         if self.ledger.set_flag(GENRE_FLAG):
             self.submit("genre", ["collection"], delay=GENRE_DELAY)
 
+    def defer_genre(self, keys: list[str]) -> None:
+        """A genre request that found a refit running elsewhere: it follows that one."""
+        self.submit("genre", keys, delay=GENRE_DELAY)
+
+    def genre_started(self) -> None:
+        """A refit has begun: requests from now on schedule another."""
+        self.ledger.clear_flag(GENRE_FLAG)
+
     def pending(self, stages: Iterable[str] = STAGES) -> int:
-        """Units of work queued, held or scheduled for retry: zero when everything is done."""
-        total = 0
+        """Units of work queued, held, scheduled for retry or staged but not yet committed:
+        zero when everything is done and visible."""
+        total = Lake(self.lake_root).pending()
         for stage in stages:
             total += len(self.ledger.queued(stage)) + len(self.ledger.claims(stage))
             total += self.hueys[stage].scheduled_count()
         return total
 
 
-def _register(huey: Huey):
-    """Every stage queue runs the same task function; the stage comes with the arguments."""
-    from songlake.jobs.stages import run_stage
+_queues: dict[str, Queue] = {}
 
-    return huey.task(retries=RETRIES, retry_delay=RETRY_DELAY, retry_backoff=2.0, context=True, name="stage")(run_stage)
+
+def queue_for(lake_root: str) -> Queue:
+    """The Queue of a lake in this process (one per process and lake, opened on first use)."""
+    key = f"{os.getpid()}:{lake_root}"
+    if key not in _queues:
+        _queues[key] = Queue.open(lake_root)
+    return _queues[key]
+
+
+def stage_task(stage: str, lake_root: str, keys: list[str], options: dict[str, Any], task=None) -> list[dict]:
+    """Huey's task function for every stage queue (the stage comes with the arguments)."""
+    return stages.run_stage(queue_for(lake_root), stage, lake_root, keys, options, task)
+
+
+def _register(huey: Huey):
+    return huey.task(retries=RETRIES, retry_delay=RETRY_DELAY, retry_backoff=2.0, context=True, name="stage")(stage_task)

@@ -1,18 +1,22 @@
-"""The stages as Huey tasks: each takes a chunk of keys, does what is not yet done, commits once.
+"""The stages as Huey tasks: each takes a chunk of keys, does what is not yet done, stages its rows.
 
-``run_stage(stage, lake, keys, options)`` is the one task function every stage queue runs. It
-claims the keys in the ledger (a key another worker holds is left to it), looks at the lake to
-skip what is already done at the current version, does the rest, writes the rows to Lance
-fragments and commits them as one lake version, queues the next stage, and only then releases
-its claims. So:
+``run_stage(queue, stage, lake, keys, options)`` is what every stage queue runs (queue.py
+registers it). It claims the keys in the ledger (a key another worker holds is left to it),
+looks the keys up in the lake (through the tables' indexes, never a scan of the collection)
+to skip what is already done, does the rest, writes the rows to Lance fragments and hands them
+to the committer with its claims and its follow-ups (commit.py): the next stage is queued, and
+the claims released, once the rows are visible. So:
 
-- idempotent: a key done at the current version (a song's analysis at ANALYSIS_VERSION with its
+- idempotent: a key done at the newest version (a song's analysis at ANALYSIS_VERSION with its
   stems, its separation by this model, a file already ingested) is not redone;
-- transient errors (I/O, a commit race) raise out of the task, and Huey retries it with
-  backoff; on the last attempt the keys are recorded as failed in ``stage_runs`` instead;
+- transient errors (I/O) raise out of the task, and Huey retries it with backoff; on the last
+  attempt the keys are recorded as failed in ``stage_runs`` instead;
 - permanent errors (an undecodable original, a stage bug) are recorded per song and stage in
   ``stage_runs`` with the reason, and the rest of the chunk goes on;
-- a worker killed mid-chunk commits nothing and leaves its claims behind for ``resume``.
+- a worker killed mid-chunk stages nothing and leaves its claims behind for ``resume``.
+
+This module takes the queue as an argument and imports nothing from queue.py, batch.py or
+worker.py, which import it.
 """
 
 from __future__ import annotations
@@ -22,13 +26,22 @@ import logging
 import os
 import time
 import warnings
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from songlake.schema import BatchWriter, Lake, connect, run
+from songlake.jobs import commit
+from songlake.jobs.analyze import ANALYSIS_RATE, Stems
+from songlake.jobs.examine import Provenance, Refused, analysis_row, examine, sha256_of
+from songlake.jobs.genre import classify
+from songlake.jobs.ledger import worker_name
+from songlake.schema import BatchWriter, Lake, lookup
+from songlake.udfs import ANALYSIS_VERSION
+from songlake.udfs.audio import decode
+from songlake.udfs.embedding import MODEL, embed
 
 log = logging.getLogger(__name__)
 
@@ -42,46 +55,53 @@ def set_worker(name: str) -> None:
 
 
 def worker() -> str:
-    from songlake.jobs.ledger import worker_name
-
     return _current_worker["name"] or worker_name()
 
 
-def run_stage(stage: str, lake_root: str, keys: list[str], options: dict[str, Any], task=None) -> list[dict]:
-    """Huey's task function for every stage; returns one outcome dict per key it handled."""
-    from songlake.jobs.queue import GENRE_DELAY, GENRE_FLAG
+@dataclass
+class Done:
+    """What a stage did with its chunk: outcomes for the caller, rows and follow-ups for the committer."""
 
-    queue = _queue(lake_root)
+    outcomes: list[dict]
+    writer: BatchWriter
+    kind: str
+    message: str
+    counts: dict[str, int] = field(default_factory=dict)
+    claims: dict[str, list[str]] = field(default_factory=dict)  # claims beyond the chunk's own keys
+    submit: list[tuple[str, list[str], dict]] = field(default_factory=list)  # next stages, once visible
+    genre: bool = False  # ask for a genre refit once visible
+
+
+def run_stage(queue, stage: str, lake_root: str, keys: list[str], options: dict[str, Any], task=None) -> list[dict]:
+    """One task of any stage; returns one outcome dict per key it handled."""
     mine = queue.ledger.claim(stage, keys, worker(), options)
     if stage == "genre":
         if not mine:  # a refit is running elsewhere: this request's refit follows it
-            queue.submit("genre", keys, delay=GENRE_DELAY)
+            queue.defer_genre(keys)
             return []
-        queue.ledger.clear_flag(GENRE_FLAG)  # requests from now on schedule another refit
+        queue.genre_started()
     started = time.perf_counter()
+    lake = Lake.open(lake_root)
     try:
-        outcomes = STAGES[stage](Lake.open(lake_root), queue, mine, options)
+        done = STAGES[stage](lake, queue, mine, options)
+        commit.hand_over(queue, done.writer, done.kind, done.message, {stage: mine} | done.claims,
+                         done.submit, done.genre, done.counts)
     except TRANSIENT as exc:
         if task is not None and task.retries:
             queue.ledger.mark_queued(stage, mine)  # Huey runs the task again after a backoff
+            queue.ledger.release(stage, mine)
             raise
-        outcomes = _record_failures(lake_root, stage, mine, f"gave up after retries: {type(exc).__name__}: {exc}")
-    finally:
         queue.ledger.release(stage, mine)
+        return _record_failures(lake, stage, mine, f"gave up after retries: {type(exc).__name__}: {exc}")
+    except BaseException:
+        queue.ledger.release(stage, mine)
+        raise
     log.info("%s: %d keys in %.1fs", stage, len(mine), time.perf_counter() - started)
-    return outcomes
-
-
-_queues: dict[str, Any] = {}
-
-
-def _queue(lake_root: str):
-    from songlake.jobs.queue import Queue
-
-    key = f"{os.getpid()}:{lake_root}"
-    if key not in _queues:
-        _queues[key] = Queue.open(lake_root)
-    return _queues[key]
+    try:
+        commit.commit_round(queue, lake)
+    except Exception:  # the rows are staged: the next committer takes them
+        log.exception("commit after a %s task failed; its rows stay staged", stage)
+    return done.outcomes
 
 
 # --- shared pieces ---------------------------------------------------------------------------
@@ -93,43 +113,39 @@ def stage_run(song_id: str, stage: str, status: str, *, reason: str | None = Non
             "finished_at": datetime.now(timezone.utc)}
 
 
-def _record_failures(lake_root: str, stage: str, keys: list[str], reason: str) -> list[dict]:
-    if stage in ("ingest", "genre"):
-        return [{"key": k, "status": "failed", "detail": reason} for k in keys]
-    writer = BatchWriter(Lake.open(lake_root))
-    for key in keys:
-        writer.add("stage_runs", stage_run(key, stage, "failed", reason=reason))
-    writer.commit(stage, f"{stage}: {len(keys)} songs failed")
+def _record_failures(lake: Lake, stage: str, keys: list[str], reason: str) -> list[dict]:
+    if stage not in ("ingest", "genre"):
+        writer = BatchWriter(lake)
+        for key in keys:
+            writer.add("stage_runs", stage_run(key, stage, "failed", reason=reason))
+        writer.commit(stage, f"{stage}: {len(keys)} songs failed")
     return [{"key": k, "status": "failed", "detail": reason} for k in keys]
 
 
-def originals(lake: Lake, song_ids: list[str]) -> dict[str, bytes]:
-    """The original files' bytes of some songs, read as Lance blobs."""
-    ds = lake.dataset("originals")
-    ids = ds.to_table(columns=["song_id"]).column("song_id").to_pylist()
-    wanted = set(song_ids)
-    positions: dict[str, int] = {}
-    for i, sid in enumerate(ids):
-        if sid in wanted and sid not in positions:
-            positions[sid] = i
-    return {sid: ds.take_blobs("data", indices=[i])[0].read() for sid, i in positions.items()}
+def _tracks(lake: Lake, song_ids: list[str], columns: list[str]) -> dict[str, dict]:
+    """Each song's first ingested track row (the one the songs view shows); absent songs are missing."""
+    found = lookup.by_key(lookup.table_at(lake, "tracks"), "song_id", song_ids,
+                          ["song_id", "ingested_at", "file_sha256", *columns])
+    rows: dict[str, dict] = {}
+    for row in ([] if found is None else found.to_pylist()):
+        held = rows.get(row["song_id"])
+        if held is None or (row["ingested_at"], row["file_sha256"]) < (held["ingested_at"], held["file_sha256"]):
+            rows[row["song_id"]] = row
+    return rows
 
 
-def _songs(lake: Lake, song_ids: list[str], columns: str) -> dict[str, dict]:
-    rows = run(connect(lake), f"SELECT song_id, {columns} FROM songs WHERE list_contains($1, song_id)",
-               params=[list(song_ids)]).to_pylist()
-    return {r["song_id"]: r for r in rows}
+def _stems_status(lake: Lake, song_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+    """song_id -> (status, model) of its newest separation attempt ('pending', None when never)."""
+    newest = lookup.newest(lake, "separations", song_ids, ["status", "model"], ["separated_at"])
+    return {sid: (newest[sid]["status"], newest[sid]["model"]) if sid in newest else ("pending", None)
+            for sid in song_ids}
 
 
 # --- ingest ----------------------------------------------------------------------------------
 
-def ingest_files(lake: Lake, queue, paths: list[str], options: dict) -> list[dict]:
-    """Files -> tracks, originals and embeddings (or a refusal), then queue their separation."""
-    from songlake.jobs.examine import Provenance, Refused, examine, sha256_of
-
+def ingest_files(lake: Lake, queue, paths: list[str], options: dict) -> Done:
+    """Files -> tracks, originals and embeddings (or a refusal); then their separation or analysis."""
     provenance = Provenance(license=options.get("license"), source=options.get("source"))
-    con = connect(lake)
-    known_errors = set(con.execute("SELECT file_sha256, reason FROM lake_ingest_errors").fetchall())
     writer = BatchWriter(lake)
     outcomes, fresh, held_files, held_audio = [], [], [], []
     try:
@@ -137,73 +153,68 @@ def ingest_files(lake: Lake, queue, paths: list[str], options: dict) -> list[dic
             try:
                 sha = sha256_of(Path(path))
             except OSError as exc:
-                refused = Refused(path, None, f"cannot read the file: {exc.strerror or exc}")
-                outcomes.append(_refuse(writer, known_errors, refused))
+                fresh.append((path, None, Refused(path, None, f"cannot read the file: {exc.strerror or exc}")))
                 continue
             if not queue.ledger.claim("file", [sha], worker()):
                 outcomes.append({"key": path, "status": "present", "detail": "being ingested by another worker"})
                 continue
             held_files.append(sha)
-            fresh.append((path, sha))
+            fresh.append((path, sha, None))
         # Looked up after claiming: a worker that held these files before us has committed them.
-        by_sha = dict(connect(lake).execute(
-            "SELECT file_sha256, song_id FROM lake_tracks WHERE list_contains($1, file_sha256)",
-            [[sha for _, sha in fresh]]).fetchall())
+        shas = [sha for _, sha, _ in fresh if sha]
+        by_sha = lookup.song_ids_of_files(lake, shas)
+        errors = lookup.by_key(lookup.table_at(lake, "ingest_errors"), "file_sha256", shas, ["file_sha256", "reason"])
+        known = set() if errors is None else set(zip(*(errors.column(c).to_pylist() for c in ("file_sha256", "reason"))))
         song_ids: list[str] = []
-        seconds = 0.0
-        for path, sha in fresh:
+        for path, sha, unreadable in fresh:
+            if unreadable is not None:
+                outcomes.append(_refuse(writer, known, unreadable))
+                continue
             if sha in by_sha:
                 outcomes.append({"key": path, "status": "present", "detail": f"same file as song {by_sha[sha]}"})
                 continue
             began = time.perf_counter()
             result = examine(path, provenance=provenance)
             if isinstance(result, Refused):
-                outcomes.append(_refuse(writer, known_errors, result))
+                outcomes.append(_refuse(writer, known, result))
                 continue
             if result.song_id in song_ids or not queue.ledger.claim("audio", [result.song_id], worker()):
                 outcomes.append({"key": path, "status": "present", "detail": f"same audio as song {result.song_id}"})
                 continue
             held_audio.append(result.song_id)
-            if _present(lake, result.song_id):
+            if lookup.present(lake, [result.song_id]):
                 outcomes.append({"key": path, "status": "present", "detail": f"same audio as song {result.song_id}"})
                 continue
-            for table in ("originals", "embeddings", "tracks"):  # tracks last: it makes the song visible
+            for table in ("originals", "embeddings", "tracks"):
                 writer.add(table, result.rows[table])
             writer.add("stage_runs", stage_run(result.song_id, "ingest", "done", version=result.rows["embeddings"]["model"],
                                                seconds=time.perf_counter() - began))
             song_ids.append(result.song_id)
-            seconds += result.audio_seconds
             outcomes.append({"key": path, "status": "ingested", "detail": result.song_id,
                              "audio_seconds": result.audio_seconds})
-        refused = sum(o["status"] == "refused" for o in outcomes)
-        writer.commit("ingest", f"ingested {len(song_ids)} songs, refused {refused}",
-                      {"songs": len(song_ids), "refused": refused})
-        if song_ids:
-            queue.submit("separate" if options.get("separate", True) else "analyze", song_ids)
-    finally:
+    except BaseException:
         queue.ledger.release("file", held_files)
         queue.ledger.release("audio", held_audio)
-    return outcomes
+        raise
+    refused = sum(o["status"] == "refused" for o in outcomes)
+    following = "separate" if options.get("separate", True) else "analyze"
+    return Done(outcomes, writer, "ingest", f"ingested {len(song_ids)} songs, refused {refused}",
+                {"songs": len(song_ids), "refused": refused}, claims={"file": held_files, "audio": held_audio},
+                submit=[(following, song_ids, {})])
 
 
-def _present(lake: Lake, song_id: str) -> bool:
-    return bool(connect(lake).execute("SELECT count(*) FROM lake_tracks WHERE song_id = ?", [song_id]).fetchone()[0])
-
-
-def _refuse(writer: BatchWriter, known: set, refused) -> dict:
-    from songlake.jobs.batch import refusal_row
-
+def _refuse(writer: BatchWriter, known: set, refused: Refused) -> dict:
     if (refused.file_sha256, refused.reason) not in known:
         known.add((refused.file_sha256, refused.reason))
-        writer.add("ingest_errors", refusal_row(refused))
+        writer.add("ingest_errors", refused.row())
     return {"key": refused.path, "status": "refused", "detail": refused.reason}
 
 
 # --- separate --------------------------------------------------------------------------------
 
-def separate_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> list[dict]:
-    """Demucs stems for songs not yet separated by this model; then queue their analysis."""
-    from songlake.schema.stems import encode_part
+def separate_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> Done:
+    """Demucs stems for songs not yet separated by this model; then their analysis."""
+    from songlake.schema.stems import encode_part  # Demucs and torch load only where separation runs
     from songlake.udfs.separation import (STEMS, SeparationSettings, Separator, StemMeter, WeightsUnavailable,
                                           decode_stream, is_instrumental, load_model, pick_device)
 
@@ -211,10 +222,10 @@ def separate_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> lis
     if "SONGLAKE_SEPARATION_BATCH" not in os.environ and pick_device(settings.device).type == "cpu":
         settings = dataclasses.replace(settings, batch_size=1)  # batching only pays on a GPU
     codec = os.environ.get("SONGLAKE_STEM_CODEC", "flac")
-    current = _songs(lake, song_ids, "stems_status, loudness_lufs")
-    newest = _newest_separation(lake, song_ids)
+    current = _tracks(lake, song_ids, ["loudness_lufs"])
+    newest = _stems_status(lake, song_ids)
     todo = [sid for sid in song_ids if sid in current
-            and (options.get("force") or newest.get(sid) != ("done", settings.key()))]
+            and (options.get("force") or newest[sid] != ("done", settings.key()))]
     outcomes = [{"key": sid, "status": "skipped", "detail": "already separated"} for sid in song_ids if sid not in todo]
     writer = BatchWriter(lake)
     now = lambda: datetime.now(timezone.utc)  # noqa: E731
@@ -227,10 +238,10 @@ def separate_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> lis
             writer.add("stage_runs", stage_run(sid, "separate", "unavailable", reason=str(exc), version=settings.key()))
             outcomes.append({"key": sid, "status": "unavailable", "detail": str(exc)})
         todo = []
-    data = originals(lake, todo) if todo else {}
+    data = lookup.originals(lake, todo) if todo else {}
     for sid in todo:
         started = time.perf_counter()
-        song = BatchWriter(lake)  # this song's parts: committed only if it separates to the end
+        song = BatchWriter(lake)  # this song's parts: kept only if it separates to the end
         try:
             meters = {stem: StemMeter(stem, separator.samplerate) for stem in STEMS}
             part = 0
@@ -264,11 +275,10 @@ def separate_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> lis
         writer.add("separations", row)
         writer.add("stage_runs", stage_run(sid, "separate", "done", version=settings.key(), seconds=seconds))
         outcomes.append({"key": sid, "status": "done", "detail": f"{part} parts in {seconds:.1f}s"})
-    writer.commit("separate", f"separated {sum(o['status'] == 'done' for o in outcomes)} songs")
     follow = [o["key"] for o in outcomes if o["status"] in ("done", "unavailable", "failed")]
-    if follow and options.get("analyze", True):
-        queue.submit("analyze", follow)
-    return outcomes
+    done = sum(o["status"] == "done" for o in outcomes)
+    return Done(outcomes, writer, "separate", f"separated {done} songs", {"songs": done},
+                submit=[("analyze", follow, {})] if options.get("analyze", True) else [])
 
 
 def _separation(sid: str, model: str, status: str, message: str | None, at: datetime, **extra) -> dict:
@@ -276,40 +286,32 @@ def _separation(sid: str, model: str, status: str, message: str | None, at: date
             "device": None, "seconds": None, "duration": None, "stem_stats": None, "is_instrumental": None} | extra
 
 
-def _newest_separation(lake: Lake, song_ids: list[str]) -> dict[str, tuple[str, str]]:
-    rows = connect(lake).execute(
-        "SELECT song_id, status, model FROM lake_separations WHERE list_contains($1, song_id) "
-        "QUALIFY row_number() OVER (PARTITION BY song_id ORDER BY separated_at DESC) = 1", [list(song_ids)]).fetchall()
-    return {sid: (status, model) for sid, status, model in rows}
-
-
 # --- analyze ---------------------------------------------------------------------------------
 
-def analyze_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> list[dict]:
-    """The full analysis, on the stems when the song has them; then ask for a genre refit."""
-    from songlake.jobs.analyze import ANALYSIS_RATE, Stems
-    from songlake.jobs.examine import analysis_row
+def analyze_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> Done:
+    """The full analysis, on the stems when the song has them; then a genre refit."""
     from songlake.schema.stems import read_stem
-    from songlake.udfs import ANALYSIS_VERSION
-    from songlake.udfs.audio import decode
 
-    current = _songs(lake, song_ids, "analysis_version, stems_status")
-    used = _used_stems(lake, song_ids)
+    present = _tracks(lake, song_ids, [])
+    status = _stems_status(lake, song_ids)
+    newest = lookup.newest(lake, "analysis", song_ids, ["analysis_version", "used_stems"],
+                           ["analysis_version", "analyzed_at"])
 
-    def done(sid: str) -> bool:
-        row = current[sid]
-        return row["analysis_version"] == ANALYSIS_VERSION and (used.get(sid) or row["stems_status"] != "done")
+    def current(sid: str) -> bool:
+        row = newest.get(sid)
+        return row is not None and row["analysis_version"] == ANALYSIS_VERSION \
+            and (bool(row["used_stems"]) or status[sid][0] != "done")
 
-    todo = [sid for sid in song_ids if sid in current and (options.get("force") or not done(sid))]
+    todo = [sid for sid in song_ids if sid in present and (options.get("force") or not current(sid))]
     outcomes = [{"key": sid, "status": "skipped", "detail": "analysis is current"} for sid in song_ids if sid not in todo]
-    data = originals(lake, todo) if todo else {}
+    data = lookup.originals(lake, todo) if todo else {}
     writer = BatchWriter(lake)
     for sid in todo:
         started = time.perf_counter()
         try:
             mono = decode(data[sid]).mono_at(ANALYSIS_RATE)
             stems = None
-            if current[sid]["stems_status"] == "done":
+            if status[sid][0] == "done":
                 stems = Stems(**{stem: _mono(read_stem(lake, sid, stem), ANALYSIS_RATE, mono.size)
                                  for stem in ("vocals", "drums", "bass", "other")})
             row = analysis_row(sid, mono, stems)
@@ -323,10 +325,8 @@ def analyze_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> list
         writer.add("stage_runs", stage_run(sid, "analyze", "done", version=f"analysis-{ANALYSIS_VERSION}",
                                            seconds=time.perf_counter() - started))
         outcomes.append({"key": sid, "status": "done", "detail": "with stems" if stems else "on the mix"})
-    writer.commit("analyze", f"analysed {sum(o['status'] == 'done' for o in outcomes)} songs")
-    if any(o["status"] == "done" for o in outcomes):
-        queue.request_genre()
-    return outcomes
+    done = sum(o["status"] == "done" for o in outcomes)
+    return Done(outcomes, writer, "analyze", f"analysed {done} songs", {"songs": done}, genre=done > 0)
 
 
 def _mono(stereo: np.ndarray, rate: int, length: int) -> np.ndarray:
@@ -337,28 +337,18 @@ def _mono(stereo: np.ndarray, rate: int, length: int) -> np.ndarray:
     return out
 
 
-def _used_stems(lake: Lake, song_ids: list[str]) -> dict[str, bool]:
-    rows = connect(lake).execute(
-        "SELECT song_id, used_stems FROM lake_analysis WHERE list_contains($1, song_id) "
-        "QUALIFY row_number() OVER (PARTITION BY song_id ORDER BY analysis_version DESC, analyzed_at DESC) = 1",
-        [list(song_ids)]).fetchall()
-    return {sid: bool(flag) for sid, flag in rows}
-
-
 # --- embed and genre -------------------------------------------------------------------------
 
-def embed_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> list[dict]:
+def embed_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> Done:
     """Embeddings for songs that have none from the current embedding model."""
-    from songlake.jobs.analyze import ANALYSIS_RATE
-    from songlake.udfs.audio import decode
-    from songlake.udfs.embedding import MODEL, embed
 
-    have = {r[0] for r in connect(lake).execute(
-        "SELECT song_id FROM lake_embeddings WHERE model = ? AND list_contains(?, song_id)", [MODEL, list(song_ids)]).fetchall()}
+    found = lookup.by_key(lookup.table_at(lake, "embeddings"), "song_id", song_ids, ["song_id", "model"])
+    have = set() if found is None else {sid for sid, model in zip(found.column("song_id").to_pylist(),
+                                                                 found.column("model").to_pylist()) if model == MODEL}
     todo = [sid for sid in song_ids if options.get("force") or sid not in have]
     writer = BatchWriter(lake)
     outcomes = [{"key": sid, "status": "skipped", "detail": f"has a {MODEL} embedding"} for sid in song_ids if sid not in todo]
-    for sid, data in originals(lake, todo).items():
+    for sid, data in lookup.originals(lake, todo).items():
         began = time.perf_counter()
         try:
             with warnings.catch_warnings():
@@ -371,21 +361,20 @@ def embed_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> list[d
         writer.add("embeddings", {"song_id": sid, "model": MODEL, "embedding": vector.vector.tolist()})
         writer.add("stage_runs", stage_run(sid, "embed", "done", version=MODEL, seconds=time.perf_counter() - began))
         outcomes.append({"key": sid, "status": "done", "detail": MODEL})
-    writer.commit("embed", f"embedded {sum(o['status'] == 'done' for o in outcomes)} songs")
-    return outcomes
+    done = sum(o["status"] == "done" for o in outcomes)
+    return Done(outcomes, writer, "embed", f"embedded {done} songs", {"songs": done})
 
 
-def refit_genres(lake: Lake, queue, keys: list[str], options: dict) -> list[dict]:
+def refit_genres(lake: Lake, queue, keys: list[str], options: dict) -> Done:
     """Refit the collection's genre model and predict every song (one row each, newest counts)."""
-    from songlake.jobs.genre import classify
 
     writer = BatchWriter(lake)
     count = classify(lake, writer, [])
-    writer.commit("genre", f"genre model refitted on {count} songs")
-    return [{"key": "collection", "status": "done", "detail": f"{count} songs"}]
+    return Done([{"key": "collection", "status": "done", "detail": f"{count} songs"}], writer, "genre",
+                f"genre model refitted on {count} songs", {"songs": count})
 
 
-STAGES: dict[str, Callable[..., list[dict]]] = {
+STAGES: dict[str, Callable[..., Done]] = {
     "ingest": ingest_files,
     "separate": separate_songs,
     "analyze": analyze_songs,

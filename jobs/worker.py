@@ -8,6 +8,9 @@ the rest: serialising tasks, retries with backoff, delayed tasks, results.
 ``songlake worker --workers N`` runs N such processes (started with ``spawn``: Lance is not
 fork-safe), each with a heartbeat thread, and restarts one that dies. Before they start it runs
 ``resume``, so work lost with a killed worker is queued again whenever workers come up.
+
+Workers also commit (commit.py): after each task, from the heartbeat thread while a long task
+runs, and everything at once when idle, so staged rows become visible within seconds.
 """
 
 from __future__ import annotations
@@ -19,11 +22,16 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable, Iterable
 
-from songlake.jobs.ledger import HEARTBEAT_SECONDS, STALE_SECONDS, WorkerInfo, worker_name
+from songlake.jobs import commit
+from songlake.jobs.ledger import HEARTBEAT_SECONDS, STAGED, STALE_SECONDS, WorkerInfo, pid_alive, worker_name
 from songlake.jobs.queue import SONG_STAGES, STAGES, Queue
-from songlake.jobs.stages import set_worker
+from songlake.jobs.stages import set_worker, stage_run
+from songlake.schema import BatchWriter, Lake, connect
+from songlake.udfs import ANALYSIS_VERSION
 
 log = logging.getLogger(__name__)
 IDLE_SLEEP = 0.2
@@ -50,6 +58,10 @@ class Worker:
                 self.beat()
             except Exception:  # a missed beat is not fatal; a stale one makes us look dead
                 log.exception("heartbeat of %s failed", self.name)
+            try:  # while the main thread runs a long task, staged rows still become visible
+                commit.commit_round(self.queue, compact=False)
+            except Exception:
+                log.exception("commit from the heartbeat of %s failed", self.name)
 
     def step(self) -> bool:
         """Run one task if any stage has one; True when it did."""
@@ -76,6 +88,7 @@ class Worker:
                 if on_step:
                     on_step()
                 if not worked:
+                    commit.flush(self.queue)  # idle: nobody else's work will join a version now
                     if until_idle and self.queue.pending() == 0:
                         return
                     time.sleep(IDLE_SLEEP)
@@ -160,8 +173,9 @@ def resume(queue: Queue, scan_lake: bool = True) -> ResumeReport:
     infos = {w.worker: w for w in ledger.workers()}
     live = {name for name, info in infos.items() if info.alive(now)}
     report.dead_workers = sorted(set(infos) - live)
+    staged = commit.staged_holders(Lake(queue.lake_root))  # claims a staged set holds until committed
     for stage in STAGES + ("file", "audio"):
-        lost = [c for c in ledger.claims(stage) if c.worker not in live
+        lost = [c for c in ledger.claims(stage) if c.worker not in live and c.worker not in staged
                 and (c.worker in infos or now - c.since > STALE_SECONDS or _local_dead(c.worker))]
         if not lost:
             continue
@@ -186,12 +200,6 @@ def resume(queue: Queue, scan_lake: bool = True) -> ResumeReport:
 
 
 def _give_up(queue: Queue, stage: str, key: str, reason: str) -> None:
-    from datetime import datetime, timezone
-    from pathlib import Path
-
-    from songlake.jobs.stages import stage_run
-    from songlake.schema import BatchWriter, Lake
-
     writer = BatchWriter(Lake.open(queue.lake_root))
     if stage == "ingest":
         writer.add("ingest_errors", {"filename": Path(key).name, "path": key, "file_sha256": None, "reason": reason,
@@ -202,18 +210,15 @@ def _give_up(queue: Queue, stage: str, key: str, reason: str) -> None:
 
 
 def _local_dead(worker: str) -> bool:
-    from songlake.jobs.ledger import _pid_alive
-
+    if worker.startswith(STAGED):  # a staged set's claim with no set: lost once stale
+        return False
     host, pid, _ = worker.split(":")
-    return host == socket.gethostname() and not _pid_alive(int(pid))
+    return host == socket.gethostname() and not pid_alive(int(pid))
 
 
 def _requeue_orphans(queue: Queue) -> dict[str, int]:
     """Songs the lake shows unfinished (no separation, or no current analysis) that are neither
     queued nor held: their task was lost before any claim was taken."""
-    from songlake.schema import Lake, connect
-    from songlake.udfs import ANALYSIS_VERSION
-
     lake = Lake.open(queue.lake_root)
     busy = {stage: set(queue.ledger.queued(stage)) | {c.key for c in queue.ledger.claims(stage)} for stage in SONG_STAGES}
     con = connect(lake)
@@ -249,8 +254,6 @@ class StageStatus:
 
 def status(queue: Queue) -> tuple[list[StageStatus], list[WorkerInfo]]:
     """Queued, running, done and failed per stage (failures with their reasons), and the workers."""
-    from songlake.schema import Lake, connect
-
     now = time.time()
     workers = queue.ledger.workers()
     live = {w.worker for w in workers if w.alive(now)}
@@ -269,7 +272,8 @@ def status(queue: Queue) -> tuple[list[StageStatus], list[WorkerInfo]]:
     for stage in STAGES:
         claims = queue.ledger.claims(stage)
         row = StageStatus(stage, queued=len(queue.ledger.queued(stage)),
-                          running=sum(c.worker in live for c in claims), lost=sum(c.worker not in live for c in claims),
+                          running=sum(c.worker in live or c.worker.startswith(STAGED) for c in claims),
+                          lost=sum(c.worker not in live and not c.worker.startswith(STAGED) for c in claims),
                           retrying=queue.hueys[stage].scheduled_count(),
                           done=counts.get((stage, "done"), 0), failed=counts.get((stage, "failed"), 0),
                           unavailable=counts.get((stage, "unavailable"), 0), reasons=reasons.get(stage, [])[:5])
