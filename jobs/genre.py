@@ -1,10 +1,21 @@
-"""Genre for the whole collection: learned from the collection's own tags, refitted per batch.
+"""Genre for the whole collection: learned from the collection's own tags, refitted as it grows.
 
 Genre is the one analysis that depends on every song: the classifier learns from the songs
-that carry genre tags. At the end of each ingest or re-analysis batch the model is refitted on
-the committed songs plus the batch's own, and every song gets a fresh prediction row in the
-``genres`` table (the newest row per song counts), in the same commit as the batch. Tags that
-the model confidently contradicts, judged out of fold, are flagged ``tag_suspicious``.
+that carry genre tags. Refitting it costs time in proportion to the collection, so it is not
+done per batch:
+
+- ``classify`` (a full refit) fits the model on every song, gives every song a fresh prediction
+  row in ``genres`` (the newest row per song counts) and saves the model in the lake folder
+  (``LAKE/models/genre.pkl``) with the collection's size and label count at the fit;
+- ``predict_songs`` predicts just-analysed songs with the saved model (a cost per song that does
+  not depend on the collection);
+- ``refit_due``: a full refit is due when there is no model yet, when the collection has grown
+  by ``REFIT_GROWTH`` since the fit, or when human labels changed. The pipeline then asks for
+  one (debounced) refit. The collection's sizes at successive refits grow geometrically, so all
+  refits together cost a constant per song.
+
+Tags that the model confidently contradicts are flagged ``tag_suspicious``: judged out of fold
+for the songs it was fitted on, by its plain prediction for songs predicted later.
 
 Human labels (schema.labels) are training labels too: a song whose ``primary_genre`` a human
 labelled is fitted as that genre, whatever its tag says, and a labelled ``genre_tag`` stands
@@ -14,11 +25,18 @@ human label over it, so a refit never overrides a correction.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import pickle
+import uuid
 import warnings
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from songlake.schema import BatchWriter, Lake, connect, run
+import lance
+
+from songlake.schema import BatchWriter, Lake, connect, lookup, run
 from songlake.udfs.genre import GenreInputs, GenreModel
 
 log = logging.getLogger(__name__)
@@ -26,6 +44,54 @@ log = logging.getLogger(__name__)
 COLUMNS = ("song_id", "genre_tag", "embedding", "bpm", "key", "time_signature", "syncopation_index",
            "rhythmic_complexity", "loudness_lufs", "chords", "progression_complexity", "common_patterns",
            "duration", "format")
+REFIT_GROWTH = 1.25  # a full refit is due once the collection is this many times its size at the last fit
+MODEL_FILE = "models/genre.pkl"
+
+
+@dataclass
+class Fitted:
+    """The collection's genre model as last fitted, and the collection it was fitted on."""
+
+    model: GenreModel
+    name: str  # e.g. 'classifier(212 tagged)' or 'prior'
+    songs: int  # tracks rows at the fit
+    labels: int  # labels rows at the fit
+
+
+def load_fitted(lake: Lake) -> Fitted | None:
+    """The saved model; None when there is none (or it cannot be read: then a refit makes one)."""
+    try:
+        with open(lake.root / MODEL_FILE, "rb") as handle:
+            fitted = pickle.load(handle)  # the lake's own file, written by save_fitted
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # an unreadable model is replaced by the next refit
+        log.warning("cannot read the genre model %s: %s; a refit will replace it", lake.root / MODEL_FILE, exc)
+        return None
+    return fitted if isinstance(fitted, Fitted) else None
+
+
+def _save_fitted(lake: Lake, fitted: Fitted) -> None:
+    path = lake.root / MODEL_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aside = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    with open(aside, "wb") as handle:
+        pickle.dump(fitted, handle)
+    os.replace(aside, path)
+
+
+def _sizes(lake: Lake) -> tuple[int, int]:
+    """(tracks rows, labels rows) at the newest version: manifest counts, no scan."""
+    state = lake.head()
+    return tuple(lance.dataset(lake.uri(t), version=state.table_versions[t]).count_rows()
+                 if t in state.table_versions else 0 for t in ("tracks", "labels"))
+
+
+def refit_due(lake: Lake, fitted: Fitted | None) -> bool:
+    if fitted is None:
+        return True
+    songs, labels = _sizes(lake)
+    return songs >= REFIT_GROWTH * max(fitted.songs, 1) or labels != fitted.labels
 
 
 def song_row(rows: dict[str, dict]) -> dict:
@@ -44,9 +110,11 @@ def _inputs(row: dict) -> GenreInputs:
 
 def classify(lake: Lake, writer: BatchWriter, batch: list[dict], replaced: set[str] = frozenset()) -> int:
     """Refit on the collection and add a genre row for every song to the writer; returns the count.
+    The model is saved for ``predict_songs``.
 
     ``batch`` holds the batch's songs (``song_row`` dicts); ``replaced`` names committed songs
     whose batch row supersedes the committed one (a re-analysis)."""
+    sizes = _sizes(lake)
     con = connect(lake)
     committed = run(con, f"SELECT {', '.join(COLUMNS)} FROM songs").to_pylist()
     rows = [r for r in committed if r["song_id"] not in replaced] + batch
@@ -63,6 +131,27 @@ def classify(lake: Lake, writer: BatchWriter, batch: list[dict], replaced: set[s
     labelled = sum(r["song_id"] in human for r in rows)
     by_humans = f", {labelled} of them by human labels" if labelled else ""
     name = f"classifier({sum(model.counts.values())} tagged{by_humans})" if model.uses_classifier else "prior"
+    _write(writer, rows, predictions, flags, name)
+    _save_fitted(lake, Fitted(model, name, *sizes))
+    return len(rows)
+
+
+def predict_songs(lake: Lake, writer: BatchWriter, song_ids: list[str], fitted: Fitted) -> int:
+    """Predict some songs with the saved model and add their genre rows; returns the count."""
+    rows = genre_rows(lake, song_ids)
+    if not rows:
+        return 0
+    inputs = [_inputs(r) for r in rows]
+    tags = [r["human_genre"] or r["genre_tag"] for r in rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predictions = fitted.model.predict(inputs)
+        flags = fitted.model.contradicts(inputs, tags) if fitted.model.uses_classifier else [False] * len(rows)
+    _write(writer, rows, predictions, flags, fitted.name)
+    return len(rows)
+
+
+def _write(writer: BatchWriter, rows: list[dict], predictions, flags, name: str) -> None:
     now = datetime.now(timezone.utc)
     for row, genre, flag in zip(rows, predictions, flags):
         writer.add("genres", {
@@ -74,7 +163,56 @@ def classify(lake: Lake, writer: BatchWriter, batch: list[dict], replaced: set[s
             "tag_suspicious": bool(flag),
             "predicted_at": now,
         })
-    return len(rows)
+
+
+_LABELLED = ("genre_tag", "bpm", "key", "time_signature")  # labelled inputs that replace computed ones
+
+
+def genre_rows(lake: Lake, song_ids: list[str]) -> list[dict]:
+    """``song_row`` dicts (plus ``human_genre``) for some songs, from keyed lookups of their
+    track, newest analysis, embedding and labels: the songs view's values, without its scan."""
+    tracks = lookup.newest(lake, "tracks", song_ids, ["genre_tag", "loudness_lufs", "duration", "format"],
+                           ["ingested_at"])
+    analysis = lookup.newest(lake, "analysis", song_ids, [c for c in COLUMNS if c in _ANALYSIS],
+                             ["analysis_version", "analyzed_at"])
+    vectors = lookup.by_key(lookup.table_at(lake, "embeddings"), "song_id", song_ids, ["song_id", "model", "embedding"])
+    embedding: dict[str, tuple[str, list]] = {}
+    for row in ([] if vectors is None else vectors.to_pylist()):
+        if row["song_id"] not in embedding or row["model"] < embedding[row["song_id"]][0]:
+            embedding[row["song_id"]] = (row["model"], row["embedding"])
+    labels = _labels(lake, song_ids)
+    out = []
+    for sid in song_ids:
+        if sid not in tracks:
+            continue
+        row = {name: None for name in COLUMNS} | tracks[sid] | analysis.get(sid, {})
+        row["song_id"], row["embedding"] = sid, embedding.get(sid, (None, None))[1]
+        mine = labels.get(sid, {})
+        for field in _LABELLED:
+            if field in mine and mine[field] is not None:
+                row[field] = mine[field]
+        row["human_genre"] = mine.get("primary_genre") or mine.get("genre_tag")
+        out.append({name: row.get(name) for name in (*COLUMNS, "human_genre")})
+    return out
+
+
+_ANALYSIS = {"bpm", "key", "time_signature", "syncopation_index", "rhythmic_complexity", "chords",
+             "progression_complexity", "common_patterns"}
+
+
+def _labels(lake: Lake, song_ids: list[str]) -> dict[str, dict]:
+    """song_id -> {field: value} of its newest label per field (withdrawn labels are None)."""
+    found = lookup.by_key(lookup.table_at(lake, "labels"), "song_id", song_ids,
+                          ["song_id", "field", "value", "labeled_at"])
+    newest: dict[tuple[str, str], dict] = {}
+    for row in ([] if found is None else found.to_pylist()):
+        key = (row["song_id"], row["field"])
+        if key not in newest or row["labeled_at"] >= newest[key]["labeled_at"]:
+            newest[key] = row
+    out: dict[str, dict] = {}
+    for (sid, field), row in newest.items():
+        out.setdefault(sid, {})[field] = json.loads(row["value"])
+    return out
 
 
 def human_genres(con) -> dict[str, str]:

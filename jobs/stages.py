@@ -36,7 +36,7 @@ import numpy as np
 from songlake.jobs import commit
 from songlake.jobs.analyze import ANALYSIS_RATE, Stems
 from songlake.jobs.examine import Provenance, Refused, analysis_row, examine, sha256_of
-from songlake.jobs.genre import classify
+from songlake.jobs.genre import classify, load_fitted, predict_songs, refit_due
 from songlake.jobs.ledger import worker_name
 from songlake.schema import BatchWriter, Lake, lookup
 from songlake.udfs import ANALYSIS_VERSION
@@ -46,6 +46,7 @@ from songlake.udfs.embedding import MODEL, embed
 log = logging.getLogger(__name__)
 
 TRANSIENT = (OSError, TimeoutError, ConnectionError)
+COLLECTION = "collection"  # the genre stage's key for a full refit (its other keys are songs)
 _current_worker = {"name": None}
 
 
@@ -75,7 +76,7 @@ class Done:
 def run_stage(queue, stage: str, lake_root: str, keys: list[str], options: dict[str, Any], task=None) -> list[dict]:
     """One task of any stage; returns one outcome dict per key it handled."""
     mine = queue.ledger.claim(stage, keys, worker(), options)
-    if stage == "genre":
+    if stage == "genre" and keys == [COLLECTION]:
         if not mine:  # a refit is running elsewhere: this request's refit follows it
             queue.defer_genre(keys)
             return []
@@ -325,8 +326,9 @@ def analyze_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> Done
         writer.add("stage_runs", stage_run(sid, "analyze", "done", version=f"analysis-{ANALYSIS_VERSION}",
                                            seconds=time.perf_counter() - started))
         outcomes.append({"key": sid, "status": "done", "detail": "with stems" if stems else "on the mix"})
-    done = sum(o["status"] == "done" for o in outcomes)
-    return Done(outcomes, writer, "analyze", f"analysed {done} songs", {"songs": done}, genre=done > 0)
+    done = [o["key"] for o in outcomes if o["status"] == "done"]
+    return Done(outcomes, writer, "analyze", f"analysed {len(done)} songs", {"songs": len(done)},
+                submit=[("genre", done, {})])
 
 
 def _mono(stereo: np.ndarray, rate: int, length: int) -> np.ndarray:
@@ -366,12 +368,20 @@ def embed_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> Done:
 
 
 def refit_genres(lake: Lake, queue, keys: list[str], options: dict) -> Done:
-    """Refit the collection's genre model and predict every song (one row each, newest counts)."""
-
+    """Genre rows: for the collection key, a full refit that predicts every song; for song keys,
+    predictions by the saved model, and a full refit requested when one is due (jobs/genre.py)."""
     writer = BatchWriter(lake)
-    count = classify(lake, writer, [])
-    return Done([{"key": "collection", "status": "done", "detail": f"{count} songs"}], writer, "genre",
-                f"genre model refitted on {count} songs", {"songs": count})
+    if keys == [COLLECTION]:
+        count = classify(lake, writer, [])
+        return Done([{"key": COLLECTION, "status": "done", "detail": f"{count} songs"}], writer, "genre",
+                    f"genre model refitted on {count} songs", {"songs": count})
+    fitted = load_fitted(lake)
+    if refit_due(lake, fitted):
+        queue.request_genre()  # one debounced full refit, which predicts these songs too
+    count = predict_songs(lake, writer, keys, fitted) if fitted is not None else 0
+    outcomes = [{"key": k, "status": "done" if fitted else "skipped",
+                 "detail": fitted.name if fitted else "waits for the first genre refit"} for k in keys]
+    return Done(outcomes, writer, "genre", f"predicted the genre of {count} songs", {"songs": count})
 
 
 STAGES: dict[str, Callable[..., Done]] = {

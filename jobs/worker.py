@@ -28,8 +28,8 @@ from typing import Callable, Iterable
 
 from songlake.jobs import commit
 from songlake.jobs.ledger import HEARTBEAT_SECONDS, STAGED, STALE_SECONDS, WorkerInfo, pid_alive, worker_name
-from songlake.jobs.queue import SONG_STAGES, STAGES, Queue
-from songlake.jobs.stages import set_worker, stage_run
+from songlake.jobs.queue import GENRE_FLAG, SONG_STAGES, STAGES, Queue
+from songlake.jobs.stages import COLLECTION, set_worker, stage_run
 from songlake.schema import BatchWriter, Lake, connect
 from songlake.udfs import ANALYSIS_VERSION
 
@@ -180,8 +180,8 @@ def resume(queue: Queue, scan_lake: bool = True) -> ResumeReport:
         if not lost:
             continue
         ledger.release(stage, [c.key for c in lost])
-        if stage == "genre":
-            ledger.clear_flag("genre-pending")
+        if stage == "genre" and [c.key for c in lost] == [COLLECTION]:
+            ledger.clear_flag(GENRE_FLAG)
             queue.request_genre()
         elif stage in STAGES:
             for claim in lost:

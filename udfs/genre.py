@@ -358,6 +358,20 @@ class GenreModel:
         raw, prior, known = _design(inputs)
         return _genres(self._combine(raw, prior), known)
 
+    def contradicts(self, inputs: Sequence[GenreInputs], tags: Sequence[str | None], *,
+                    min_confidence: float = 0.6, max_tag_probability: float = 0.05) -> list[bool]:
+        """Per song the model was NOT fitted on: True where its prediction contradicts the tag
+        (another genre at least min_confidence, the tagged one at most max_tag_probability).
+        For the songs it was fitted on, use ``suspicious``, which judges each out of fold."""
+        y = _labels(tags, len(inputs))
+        if not len(y):
+            return []
+        p = self.probabilities(inputs)
+        rows = np.arange(len(y))
+        tagged = y >= 0
+        return (tagged & (p.argmax(axis=1) != y) & (p.max(axis=1) >= min_confidence)
+                & (p[rows, np.maximum(y, 0)] <= max_tag_probability)).tolist()
+
     def suspicious(self, inputs: Sequence[GenreInputs], tags: Sequence[str | None], *, folds: int = 5,
                    min_confidence: float = 0.6, max_tag_probability: float = 0.05) -> list[bool]:
         """Per song: True where the tag is contradicted by out-of-fold predictions.
