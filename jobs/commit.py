@@ -45,11 +45,12 @@ def hand_over(queue, writer: BatchWriter, kind: str, message: str, claims: dict[
     return writer.stage(kind, message, counts, meta=meta)
 
 
-def commit_round(queue, lake: Lake | None = None, *, wait: bool = False, min_age: float = COMMIT_INTERVAL,
+def commit_round(queue, lake: Lake | None = None, *, wait: bool = False, min_age: float | None = None,
                  compact: bool = True) -> int | None:
-    """Commit what is staged if this process gets the lock and the oldest set is old enough;
-    the new lake version or None."""
+    """Commit what is staged if this process gets the lock and the oldest set is old enough
+    (min_age, by default COMMIT_INTERVAL); the new lake version or None."""
     lake = lake or Lake(queue.lake_root)
+    min_age = COMMIT_INTERVAL if min_age is None else min_age
     if not wait and not lake.pending():
         return None
     version = lake.commit_staged(wait=wait, min_age=min_age,

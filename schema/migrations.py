@@ -101,12 +101,12 @@ def convert_legacy_catalog(lake: Lake) -> None:
     for number, row in enumerate(legacy.to_table().to_pylist(), start=1):
         for table, version in json.loads(row["table_versions"]).items():
             newest[table] = max(version, newest.get(table, 0))
-        if number in readable:
-            rows.append(catalog_row(number, row["kind"], row["message"], dict(newest), json.loads(row["counts"]),
-                                    row["schema_version"], None, at=row["committed_at"]))
+        rows.append(catalog_row(number, row["kind"], row["message"], dict(newest), json.loads(row["counts"]),
+                                row["schema_version"], None, at=row["committed_at"]))
     aside = lake.tables_dir / f"{CATALOG}.lance.converting"
     shutil.rmtree(aside, ignore_errors=True)  # from a conversion that was interrupted
     catalog = Catalog.create(str(aside), rows)
+    catalog.mark_removed([r["version"] for r in rows if r["version"] not in readable])
     for name, number in tags.items():
         catalog.set_tag(name, number)
     os.replace(aside, lake.tables_dir / f"{CATALOG}.lance")

@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -99,6 +100,38 @@ def test_versions_tags_and_time_travel(cli, folder, write, song, tmp_path):
     assert "first-cut" in history and "init" in history and "ingested 1 songs" in history
     result = cli("sql", count, "--lake", lake, "--version", "999")
     assert result.exit_code == 1 and f"versions 1 to {Lake.open(lake).version()}" in result.output
+
+
+def _version_column(output: str) -> list[int]:
+    """The version numbers of a `songlake versions` table, top to bottom."""
+    return [int(m.group(1)) for m in re.finditer(r"^\W*(\d+)\s+\W?\s*\d{4}-\d\d-\d\d ", output, re.MULTILINE)]
+
+
+def test_versions_are_paged_newest_first(tmp_path):
+    from songlake.schema import Lake
+
+    lake = Lake.open(tmp_path / "lake", create=True)
+    for n in range(2, 31):  # versions 2..30 after the lake's first
+        lake.record("label", f"change {n}")
+    lake.tag("checkpoint", 12)
+    runner = CliRunner()
+
+    def versions(*args: str):
+        result = runner.invoke(main, ["versions", "--lake", str(lake.root), *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result
+
+    first = versions()
+    assert _version_column(first.stdout) == list(range(30, 10, -1))  # the newest 20
+    assert "songlake versions --before 11" in first.stderr
+    assert "checkpoint" in first.stdout and "change 30" in first.stdout
+    assert _version_column(versions("--limit", "5").stdout) == [30, 29, 28, 27, 26]
+    back = versions("--limit", "5", "--before", "26")
+    assert _version_column(back.stdout) == [25, 24, 23, 22, 21] and "--before 21" in back.stderr
+    last = versions("--before", "4")
+    assert _version_column(last.stdout) == [3, 2, 1] and "init" in last.stdout and "older" not in last.stderr
+    assert "no versions before 1" in versions("--before", "1").stderr
+    assert runner.invoke(main, ["versions", "--lake", str(lake.root), "--limit", "0"]).exit_code == 2
 
 
 def test_similar(cli, folder, write, song, tmp_path):

@@ -12,15 +12,15 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from songlake.schema import BatchWriter, Lake, connect
+from songlake.schema import BatchWriter, Lake, QueryError, connect
 from songlake.schema.optimize import optimize
 from songlake.server import errors
-from songlake.server.snapshot import Snapshot, encode
+from songlake.server.encoding import encode
+from songlake.server.snapshot import Snapshot
 
 _spec = importlib.util.spec_from_file_location(
     "_synthetic_lake", Path(__file__).resolve().parents[2] / "bench" / "_synthetic_lake.py")
@@ -83,7 +83,7 @@ def test_the_database_is_locked_down(snap):
         "('enable_external_access', 'lock_configuration', 'memory_limit', 'threads')").to_pylist()}
     assert settings["enable_external_access"] == "false" and settings["lock_configuration"] == "true"
     assert settings["threads"] == "2" and settings["memory_limit"].startswith("953")  # 1GB
-    with pytest.raises(duckdb.Error, match="locked"):
+    with pytest.raises(QueryError, match="locked"):
         snap.read("SET enable_external_access = true")  # not even trusted code can undo it
 
 
@@ -194,7 +194,7 @@ def test_the_background_refresher_follows_the_lake(lake, snap):
     assert snap.version == lake.version()
     assert snap.read("SELECT count(*) FROM songs").column(0)[0].as_py() == 210
     snap.stop()
-    assert snap._thread is None
+    assert not snap.watching
     synthetic.build(str(lake.root), 1, seed=6)
     time.sleep(0.5)
     assert snap.version != lake.version()  # stopped means stopped
