@@ -11,8 +11,13 @@ nothing new costs well under a millisecond at any age of the lake.
 ``Reader.shared(lake)`` is the process's reader of the newest version: the CLI, the jobs and the
 trainer ask it for SQL, and for similarity search (schema.vectors), instead of opening DuckDB
 again. A reader pinned to a version (``Reader(lake, version)``) never moves. A reader is for one
-thread; the server's snapshot (which copies the tables into native DuckDB for many threads)
-builds on the same pieces.
+thread.
+
+The other way to hold the lake is ``schema.materialized.Materialized``: the same names, copied
+into native DuckDB tables with ``songs`` materialised, for a long-lived process that answers many
+threads in milliseconds (the server). Both are built from the pieces here: which tables SQL sees
+(``sql_tables``), their rows widened to the current schema (``table_rows``), the SQL functions
+(``register_functions``), the views (``create_views``) and the query runner (``run``).
 """
 
 from __future__ import annotations
@@ -49,8 +54,7 @@ class Reader:
         self._held: dict[str, int | None] = {}
         self._vectors = VectorIndex()
         self._move(lake.state(version))
-        for view in sql_files.VIEWS:
-            self.con.execute(sql_files.text(view))
+        create_views(self.con)
 
     _shared: dict[tuple[int, str], "Reader"] = {}
     _shared_lock = threading.Lock()
@@ -102,7 +106,8 @@ class Reader:
     def vectors(self) -> VectorIndex:
         """The embeddings at the held version, loaded (incrementally) on first use after a move."""
         number = self.state.table_versions.get("embeddings")
-        return self._vectors.load(self.lake.table_at("embeddings", self.state) if number is not None else None)
+        self._vectors = self._vectors.load(self.lake.table_at("embeddings", self.state) if number is not None else None)
+        return self._vectors
 
     def similar(self, song_id: str, k: int = 10) -> list[tuple[str, float]]:
         """The k songs nearest to song_id by embedding, as (song_id, cosine similarity), best first."""
@@ -127,12 +132,24 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
         con.create_function(name, function, arguments, returns, null_handling="special")
 
 
-def run(con: duckdb.DuckDBPyConnection, query: str, max_rows: int | None = None, params: list | None = None) -> pa.Table:
-    """Run one query (values as $1, $2 ... parameters); the result as an Arrow table of at most max_rows rows."""
+def create_views(con: duckdb.DuckDBPyConnection) -> None:
+    """The public views of songlake.sql, in order, over the ``lake_<table>`` names."""
+    for view in sql_files.VIEWS:
+        con.execute(sql_files.text(view))
+
+
+def run(con: duckdb.DuckDBPyConnection, query: str, max_rows: int | None = None, params: list | None = None, *,
+        streamed: bool = False) -> pa.Table:
+    """Run one query (values as $1, $2 ... parameters); the result as an Arrow table of at most
+    max_rows rows. The cap is a LIMIT (DuckDB pushes it into the Lance scan, or keeps only the
+    top rows of a sort), or with ``streamed`` the first rows of the result's stream (first_rows:
+    for native tables, where a LIMIT would cost their index scan)."""
     try:
         relation = con.sql(query, params=params) if params else con.sql(query)
         if relation is None:  # a statement without a result (SET, CREATE VIEW, ...)
             return pa.table({})
+        if streamed:
+            return first_rows(relation, max_rows)
         if max_rows is not None:
             relation = relation.limit(max_rows)
         return relation.to_arrow_reader(10_000).read_all()
@@ -140,13 +157,41 @@ def run(con: duckdb.DuckDBPyConnection, query: str, max_rows: int | None = None,
         raise QueryError(str(exc).strip()) from None
 
 
-def _conformed(ds: lance.LanceDataset, schema: pa.Schema):
-    """The dataset itself, or when it predates columns of the current schema, a widened copy."""
-    have = set(ds.schema.names)
-    missing = [f for f in schema if f.name not in have]
+def first_rows(relation: duckdb.DuckDBPyRelation, limit: int | None) -> pa.Table:
+    """The relation's first `limit` rows (all: None), streamed so that DuckDB stops producing
+    rows once enough are read. Not relation.limit(): wrapping the query in a subquery costs its
+    index scan (a point lookup on an indexed table goes from 2 ms to 6 ms)."""
+    reader = relation.to_arrow_reader(2048)
+    batches, count = [], 0
+    for batch in reader:
+        batches.append(batch)
+        count += batch.num_rows
+        if limit is not None and count >= limit:
+            break
+    table = pa.Table.from_batches(batches, schema=reader.schema)
+    return table if limit is None else table.slice(0, limit)
+
+
+def table_rows(ds: lance.LanceDataset, schema: pa.Schema, fragments: list | None = None) -> pa.RecordBatchReader:
+    """A stream of the dataset's rows (of some fragments), widened with typed NULL columns for
+    the current schema's columns that a table written before a migration lacks."""
+    reader = ds.scanner(fragments=fragments).to_reader() if fragments is not None else ds.scanner().to_reader()
+    missing = [f for f in schema if f.name not in reader.schema.names]
     if not missing:
+        return reader
+    target = pa.schema(list(reader.schema) + missing)
+
+    def widened():
+        for batch in reader:
+            yield pa.RecordBatch.from_arrays(
+                batch.columns + [pa.nulls(batch.num_rows, f.type) for f in missing], schema=target)
+
+    return pa.RecordBatchReader.from_batches(target, widened())
+
+
+def _conformed(ds: lance.LanceDataset, schema: pa.Schema):
+    """The dataset itself (DuckDB scans it in place), or when it predates columns of the current
+    schema, a widened copy in memory (a stream could be scanned only once)."""
+    if all(f.name in ds.schema.names for f in schema):
         return ds
-    table = ds.to_table()
-    for field in missing:
-        table = table.append_column(field, pa.nulls(table.num_rows, field.type))
-    return table
+    return table_rows(ds, schema).read_all()
