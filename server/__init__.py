@@ -5,8 +5,10 @@ schema at /schema) and for people (a web UI at /ui).
 - API: uploads and their jobs, songs with filters and paging, the song document, audio and stems
   with Range support, similarity search, sandboxed read-only SQL, human labels, the collection
   report (api.py). Writes need a token (auth.py).
-- ``Snapshot``: the lake copied into DuckDB and kept current, which every read goes through
-  (snapshot.py); ``media``: audio, stems and waveforms (media.py).
+- ``Snapshot``: what every read goes through (snapshot.py): the read gateway's materialised
+  copy of the lake (schema.materialized), untrusted SQL (sandbox.py), similarity
+  (similarity.py), the report once per version (report_cache.py) and result encoding
+  (encoding.py); ``media``: audio, stems and waveforms (media.py).
 """
 
 from songlake.server.app import create_app

@@ -1,9 +1,10 @@
 """The JSON API: one controller per resource.
 
-Reads go through the server's snapshot of the lake (snapshot.py): a DuckDB copy kept current
-with the latest lake version, so a request never scans Lance itself. Writes (uploads, labels) go
-through the lake's gateway and the job queue, like the command line's, and need a token
-(auth.py). Errors are raised as server.errors classes; app.py turns them into JSON.
+Reads go through the server's snapshot of the lake (snapshot.py): the read gateway's
+materialised DuckDB copy, kept current with the latest lake version, so a request never scans
+Lance itself. Writes (uploads, labels) go through the lake's gateway and the job queue, like the
+command line's, and need a token (auth.py). Errors are raised as server.errors classes; app.py
+turns them into JSON.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from songlake.schema import Lake, LakeError
 from songlake.server import media
 from songlake.server.auth import caller, require_reader, require_token
 from songlake.server.deps import JobsDep, LakeDep, QueueDep, SettingsDep, SnapshotDep
+from songlake.server.encoding import FORMATS, encode
 from songlake.server.errors import BadRequest, NotFound, PayloadTooLarge
 from songlake.server.settings import ServerSettings
 from songlake.server.snapshot import Snapshot
@@ -283,12 +285,10 @@ class SqlController(Controller):
     async def sql(self, data: JSONBody[dict[str, Any]], snapshot: SnapshotDep, settings: SettingsDep) -> Response:
         """Read-only SQL over the views: {"sql": "...", "format": "json" | "csv" | "arrow",
         "version": N or "tag" (optional), "max_rows": N (optional, at most the server's cap)}."""
-        from songlake.server.snapshot import encode
-
         query, fmt = data.get("sql"), data.get("format", "json")
         if not isinstance(query, str) or not query.strip():
             raise BadRequest('send {"sql": "SELECT ...", "format": "json"}')
-        if fmt not in ("json", "csv", "arrow"):
+        if not isinstance(fmt, str) or fmt not in FORMATS:
             raise BadRequest(f"format is json, csv or arrow, not {fmt!r}")
         max_rows = data.get("max_rows") or settings.sql_max_rows
         if not isinstance(max_rows, int) or max_rows < 1:
@@ -297,10 +297,8 @@ class SqlController(Controller):
         result = await anyio.to_thread.run_sync(lambda: snapshot.run_user_sql(
             query, max_rows=min(max_rows, settings.sql_max_rows), timeout=settings.sql_timeout, version=version))
         body = encode(result, fmt)
-        media_type = {"json": "application/json", "csv": "text/csv; charset=utf-8",
-                      "arrow": "application/vnd.apache.arrow.stream"}[fmt]
         headers = {"X-Songlake-Version": str(result.version), "X-Songlake-Truncated": str(result.truncated).lower()}
-        return Response(body, media_type=media_type, headers=headers)
+        return Response(body, media_type=FORMATS[fmt], headers=headers)
 
 
 class ReportController(Controller):
