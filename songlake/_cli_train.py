@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from songlake._cli_common import err, lake_errors, load_settings, open_lake, progress_bar
+
 _STEMS = ("vocals", "drums", "bass", "other")
 
 
@@ -61,7 +63,6 @@ def _setting(text: str) -> tuple[str, str, object]:
 def train(config_path, lake_dir, query, version, clip_seconds, sample_rate, stems, conditioning, batch_size, workers,
           max_steps, max_epochs, accelerator, devices, strategy, out_dir, seed, settings) -> None:
     """Train a model on clips of the lake, through songlake's Lightning DataModule."""
-    from songlake.cli import _lake_errors, _settings
     from songlake.trainer.conditioning import CONDITIONING
     from songlake.trainer.train import load_config, train as run_training
 
@@ -80,11 +81,11 @@ def train(config_path, lake_dir, query, version, clip_seconds, sample_rate, stem
     for text in settings:
         table, key, value = _setting(text)
         config[table][key] = value
-    config["data"].setdefault("lake", _settings().lake)
+    config["data"].setdefault("lake", load_settings().lake)
     config["data"]["lake"] = str(config["data"]["lake"])
     if "out" in config["trainer"]:
         config["trainer"]["out"] = str(config["trainer"]["out"])
-    with _lake_errors():
+    with lake_errors():
         try:
             result = run_training(config)
         except ValueError as exc:
@@ -119,14 +120,13 @@ def train(config_path, lake_dir, query, version, clip_seconds, sample_rate, stem
 def export(query, format_, out_dir, lake_dir, version, stems, clip_seconds, sample_rate, name, split_name, seed,
            shard_size, overwrite) -> None:
     """Export a SQL slice of the lake for another trainer (audiocraft, stable-audio, hf, webdataset)."""
-    from songlake.cli import _lake_errors, _open, _progress, err
     from songlake.trainer.export import FORMATS, export as run_export
     from songlake.trainer.selection import select
 
     if format_ not in FORMATS:
         raise click.BadParameter(f"unknown format {format_!r}; choose from {', '.join(FORMATS)}", param_hint="--format")
-    lake = _open(lake_dir)
-    with _lake_errors(), _progress(f"export {format_}") as bar:
+    lake = open_lake(lake_dir)
+    with lake_errors(), progress_bar(f"export {format_}") as bar:
         try:
             selection = select(lake, query, version, split_name=split_name, seed=seed)
             task = bar.add_task("export", total=len(selection.songs))

@@ -5,61 +5,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 
+from songlake._cli_common import err, lake_errors, lake_option, load_settings, open_lake, progress_bar
+from songlake._cli_train import export, train
 from songlake._output import FORMATS, console, render
-from songlake.settings import Settings
-
-err = Console(stderr=True, highlight=False)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
-def lake_option(command):
-    return click.option(
-        "--lake", "lake_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-        help="The lake folder (default: $SONGLAKE_LAKE or ./songlake-data).",
-    )(command)
-
-
-def _open(lake_dir: Path | None, create: bool = False):
-    from songlake.schema import Lake
-
-    with _lake_errors():
-        return Lake.open(lake_dir or _settings().lake, create=create)
-
-
-class _SongsPerSecond(ProgressColumn):
-    def render(self, task):
-        speed = task.finished_speed or task.speed
-        return "" if speed is None else f"{speed:.2f} songs/s"
-
-
-def _progress(label: str) -> Progress:
-    """A progress bar on stderr with songs done, songs per second and time left."""
-    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), _SongsPerSecond(),
-                    TimeRemainingColumn(), console=err)
-
-
-@contextmanager
-def _lake_errors():
-    """Errors about the lake (unknown versions, bad SQL, missing songs) as one-line messages, exit 1."""
-    from songlake.schema import LakeError
-
-    try:
-        yield
-    except LakeError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -90,8 +42,8 @@ def ingest(paths: tuple[Path, ...], lake_dir: Path | None, license_: str | None,
     """
     from songlake.jobs import Provenance, ingest as run_ingest
 
-    settings = _settings()
-    lake = _open(lake_dir, create=True)
+    settings = load_settings()
+    lake = open_lake(lake_dir, create=True)
     if not paths:
         from songlake.demo import make_demo_songs
 
@@ -105,7 +57,7 @@ def ingest(paths: tuple[Path, ...], lake_dir: Path | None, license_: str | None,
     scaled_out = bool(queue_url())
     if scaled_out and workers is None:
         err.print(f"Queue on {queue_url()}: queuing the files for `songlake worker` processes and waiting.")
-    with _progress("ingest") as progress:
+    with progress_bar("ingest") as progress:
         task = progress.add_task("ingest", total=None)
         rest = progress.add_task("stems, analysis", total=None, visible=False)
 
@@ -151,9 +103,9 @@ def sql(query: str, lake_dir: Path | None, version: str | None, fmt: str, max_ro
     """Run SQL over the lake's views (songs, ingest_errors, lake_versions) with DuckDB."""
     from songlake.schema import connect, run
 
-    lake = _open(lake_dir)
-    limit = _settings().max_rows if max_rows is None else max_rows
-    with _lake_errors():
+    lake = open_lake(lake_dir)
+    limit = load_settings().max_rows if max_rows is None else max_rows
+    with lake_errors():
         table = run(connect(lake, version), query, max_rows=(limit + 1) if limit else None)
     truncated = bool(limit) and table.num_rows > limit
     render(table.slice(0, limit) if truncated else table, fmt, console(), truncated)
@@ -165,7 +117,7 @@ def versions(lake_dir: Path | None) -> None:
     """The lake's history: every version, what made it, and its tags."""
     from rich.table import Table
 
-    lake = _open(lake_dir)
+    lake = open_lake(lake_dir)
     out = Table(header_style="bold")
     for name in ("version", "committed at (UTC)", "kind", "message", "tags"):
         out.add_column(name)
@@ -180,8 +132,8 @@ def versions(lake_dir: Path | None) -> None:
 @click.option("--version", "version", default=None, help="The version to tag (default: the latest).")
 def tag(name: str, lake_dir: Path | None, version: str | None) -> None:
     """Name a lake version, e.g. the one a model was trained on."""
-    lake = _open(lake_dir)
-    with _lake_errors():
+    lake = open_lake(lake_dir)
+    with lake_errors():
         number = lake.tag(name, version)
     err.print(f"tagged version {number} as '{name}'")
 
@@ -198,8 +150,8 @@ def similar(song_id: str, lake_dir: Path | None, k: int, version: str | None, fm
 
     from songlake.schema import connect, run, similar as nearest
 
-    lake = _open(lake_dir)
-    with _lake_errors():
+    lake = open_lake(lake_dir)
+    with lake_errors():
         hits = nearest(lake, song_id.strip(), k, version)
         con = connect(lake, version)
         con.register("hits", pa.table({"song_id": [h[0] for h in hits], "similarity": [h[1] for h in hits],
@@ -220,8 +172,8 @@ def show(song_id: str, lake_dir: Path | None, version: str | None) -> None:
     from songlake._output import plain
     from songlake.schema.document import song_document
 
-    lake = _open(lake_dir)
-    with _lake_errors():
+    lake = open_lake(lake_dir)
+    with lake_errors():
         document = song_document(lake, song_id.strip(), version)
     console().file.write(json.dumps(plain(document), indent=2) + "\n")
 
@@ -236,11 +188,11 @@ def analyze(lake_dir: Path | None, everything: bool, workers: int | None) -> Non
     By default only songs whose analysis is older than this songlake's analysis version."""
     from songlake.jobs import reanalyze_lake
 
-    lake = _open(lake_dir)
-    with _progress("analyze") as progress:
+    lake = open_lake(lake_dir)
+    with progress_bar("analyze") as progress:
         task = progress.add_task("analyze", total=None)
         songs, version, failures = reanalyze_lake(
-            lake, everything, workers or _settings().workers, lambda done, total: progress.update(task, completed=done, total=total))
+            lake, everything, workers or load_settings().workers, lambda done, total: progress.update(task, completed=done, total=total))
     for failure in failures:
         err.print(f"  [red]failed[/red] {failure}")
     where = f"lake version {version}" if version else f"no new version (lake stays at {lake.version()})"
@@ -283,13 +235,13 @@ def worker(lake_dir: Path | None, stages: str, workers: int | None, until_idle: 
 
     from songlake.jobs.worker import Pool, resume
 
-    lake = _open(lake_dir)
+    lake = open_lake(lake_dir)
     queue = _queue(lake)
     chosen = _stage_list(stages)
     report = resume(queue)
     if report.released or report.orphans:
         err.print(f"resumed: {_resumed(report)}")
-    pool = Pool(queue, chosen, workers or _settings().workers, until_idle=until_idle).start()
+    pool = Pool(queue, chosen, workers or load_settings().workers, until_idle=until_idle).start()
     err.print(f"{pool.size} worker(s) on {queue.where} taking {', '.join(chosen)}; Ctrl-C stops them after their task.")
     signal.signal(signal.SIGTERM, lambda *_: pool.stop.set())
     try:
@@ -314,7 +266,7 @@ def resume(lake_dir: Path | None) -> None:
     """Queue again the work of workers that died, and songs left unfinished."""
     from songlake.jobs.worker import resume as run_resume
 
-    lake = _open(lake_dir)
+    lake = open_lake(lake_dir)
     report = run_resume(_queue(lake))
     dead = f" (dead workers: {', '.join(report.dead_workers)})" if report.dead_workers else ""
     err.print(f"resumed: {_resumed(report)}{dead}")
@@ -328,7 +280,7 @@ def status(lake_dir: Path | None) -> None:
 
     from songlake.jobs.worker import status as pipeline_status
 
-    lake = _open(lake_dir)
+    lake = open_lake(lake_dir)
     queue = _queue(lake)
     stages, workers = pipeline_status(queue)
     out = Table(header_style="bold", title=f"queue: {queue.where}")
@@ -355,15 +307,15 @@ def separate(lake_dir: Path | None, missing: bool, workers: int | None) -> None:
     from songlake.jobs.batch import run_stage_batch
     from songlake.schema import connect
 
-    lake = _open(lake_dir)
+    lake = open_lake(lake_dir)
     where = "WHERE stems_status <> 'done'" if missing else ""
     wanted = [r[0] for r in connect(lake).execute(f"SELECT song_id FROM songs {where}").fetchall()]
     if not wanted:
         err.print("every song has stems")
         return
-    with _progress("separate") as progress:
+    with progress_bar("separate") as progress:
         task = progress.add_task("separate", total=len(wanted))
-        outcomes = run_stage_batch(lake, "separate", wanted, workers or _settings().workers,
+        outcomes = run_stage_batch(lake, "separate", wanted, workers or load_settings().workers,
                                    lambda done, total: progress.update(task, completed=done, total=total), force=not missing)
     counts = {s: sum(o["status"] == s for o in outcomes) for s in ("done", "unavailable", "failed")}
     err.print(f"[bold]{counts['done']} separated[/bold], {counts['unavailable']} unavailable, {counts['failed']} failed")
@@ -384,8 +336,8 @@ def stems(song_id: str, out_dir: Path, lake_dir: Path | None, codec: str, versio
     """Write a song's four stems (vocals, drums, bass, other) as audio files."""
     from songlake.schema.stems import export_stems
 
-    lake = _open(lake_dir)
-    with _lake_errors():
+    lake = open_lake(lake_dir)
+    with lake_errors():
         written = export_stems(lake, song_id.strip(), out_dir, codec=codec, version=version)
     for path in written:
         console().print(str(path))
@@ -402,8 +354,8 @@ def optimize(lake_dir: Path | None, keep_days: float, no_cleanup: bool) -> None:
 
     from songlake.schema.optimize import optimize as run_optimize
 
-    lake = _open(lake_dir)
-    with _lake_errors():
+    lake = open_lake(lake_dir)
+    with lake_errors():
         report = run_optimize(lake, older_than=timedelta(days=keep_days), cleanup=not no_cleanup)
     for table, (before, after) in sorted(report.compacted.items()):
         if before != after:
@@ -433,7 +385,7 @@ def serve(lake_dir: Path | None, host: str | None, port: int | None, workers: in
         settings = ServerSettings.from_env(host=host, port=port, reads=reads)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    lake = _open(lake_dir, create=True)
+    lake = open_lake(lake_dir, create=True)
     if workers is None:
         workers = 0 if queue_url() else 1
     app = create_app(lake, settings=settings, workers=workers)
@@ -456,7 +408,7 @@ def token_create(name: str, lake_dir: Path | None) -> None:
     from songlake.server.auth import TokenStore
     from songlake.server.errors import ServerError
 
-    lake = _open(lake_dir, create=True)
+    lake = open_lake(lake_dir, create=True)
     try:
         secret = TokenStore(lake.root).create(name)
     except ServerError as exc:
@@ -471,7 +423,7 @@ def token_list(lake_dir: Path | None) -> None:
     """The tokens: name, when made, whether revoked (the secrets are not kept)."""
     from songlake.server.auth import TokenStore
 
-    for info in TokenStore(_open(lake_dir).root).list():
+    for info in TokenStore(open_lake(lake_dir).root).list():
         click.echo(f"{info.name}\t{info.created_at}\t{'revoked' if info.revoked else 'active'}")
 
 
@@ -482,19 +434,13 @@ def token_revoke(name: str, lake_dir: Path | None) -> None:
     """Revoke the token named NAME."""
     from songlake.server.auth import TokenStore
 
-    if not TokenStore(_open(lake_dir).root).revoke(name):
+    if not TokenStore(open_lake(lake_dir).root).revoke(name):
         raise click.ClickException(f"no active token named {name!r}")
     err.print(f"token '{name}' revoked")
 
 
-def _add_training_commands() -> None:
-    from songlake._cli_train import export, train
-
-    main.add_command(train)
-    main.add_command(export)
-
-
-_add_training_commands()
+main.add_command(train)
+main.add_command(export)
 
 if __name__ == "__main__":
     main()
