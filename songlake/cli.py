@@ -113,17 +113,30 @@ def sql(query: str, lake_dir: Path | None, version: str | None, fmt: str, max_ro
 
 @main.command()
 @lake_option
-def versions(lake_dir: Path | None) -> None:
-    """The lake's history: every version, what made it, and its tags."""
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many versions to show.")
+@click.option("--before", type=click.IntRange(min=1), default=None,
+              help="Show the versions older than this one (the next page back).")
+def versions(lake_dir: Path | None, limit: int, before: int | None) -> None:
+    """The lake's history, newest first: what made each version, and its tags.
+
+    Shows the newest --limit versions; --before VERSION pages back from there. Each page reads
+    only its own versions, however long the history."""
     from rich.table import Table
 
     lake = open_lake(lake_dir)
+    with lake_errors():
+        page = lake.history(limit, before)
     out = Table(header_style="bold")
     for name in ("version", "committed at (UTC)", "kind", "message", "tags"):
         out.add_column(name)
-    for entry in lake.versions():
-        out.add_row(str(entry.version), entry.committed_at.strftime("%Y-%m-%d %H:%M:%S"), entry.kind, entry.message, ", ".join(entry.tags))
+    for entry in page:
+        out.add_row(str(entry.version), entry.committed_at.strftime("%Y-%m-%d %H:%M:%S"), entry.kind, entry.message,
+                    ", ".join(entry.tags))
     console().print(out)
+    if not page:
+        err.print(f"no versions before {before}" if before else "no versions")
+    elif page[-1].version > 1:
+        err.print(f"older versions: songlake versions --before {page[-1].version}")
 
 
 @main.command()
