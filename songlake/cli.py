@@ -161,16 +161,19 @@ def similar(song_id: str, lake_dir: Path | None, k: int, version: str | None, fm
     """The songs most similar to SONG_ID, by embedding (cosine similarity)."""
     import pyarrow as pa
 
-    from songlake.schema import connect, run, similar as nearest
+    from songlake.schema import Reader
 
     lake = open_lake(lake_dir)
     with lake_errors():
-        hits = nearest(lake, song_id.strip(), k, version)
-        con = connect(lake, version)
-        con.register("hits", pa.table({"song_id": [h[0] for h in hits], "similarity": [h[1] for h in hits],
-                                       "rank": list(range(1, len(hits) + 1))}))
-        table = run(con, "SELECT h.rank, h.song_id, h.similarity, s.title, s.artist, s.bpm, s.key "
-                         "FROM hits h JOIN songs s USING (song_id) ORDER BY h.rank")
+        reader = Reader.shared(lake) if version is None else Reader(lake, version)  # one reader for both
+        hits = reader.similar(song_id.strip(), k)
+        reader.con.register("hits", pa.table({"song_id": [h[0] for h in hits], "similarity": [h[1] for h in hits],
+                                              "rank": list(range(1, len(hits) + 1))}))
+        try:
+            table = reader.run("SELECT h.rank, h.song_id, h.similarity, s.title, s.artist, s.bpm, s.key "
+                               "FROM hits h JOIN songs s USING (song_id) ORDER BY h.rank")
+        finally:
+            reader.con.unregister("hits")
     render(table, fmt, console())
 
 
