@@ -171,8 +171,7 @@ _LABELLED = ("genre_tag", "bpm", "key", "time_signature")  # labelled inputs tha
 def genre_rows(lake: Lake, song_ids: list[str]) -> list[dict]:
     """``song_row`` dicts (plus ``human_genre``) for some songs, from keyed lookups of their
     track, newest analysis, embedding and labels: the songs view's values, without its scan."""
-    tracks = lookup.newest(lake, "tracks", song_ids, ["genre_tag", "loudness_lufs", "duration", "format"],
-                           ["ingested_at"])
+    tracks = lookup.tracks(lake, song_ids, ["genre_tag", "loudness_lufs", "duration", "format"])
     analysis = lookup.newest(lake, "analysis", song_ids, [c for c in COLUMNS if c in _ANALYSIS],
                              ["analysis_version", "analyzed_at"])
     vectors = lookup.by_key(lookup.table_at(lake, "embeddings"), "song_id", song_ids, ["song_id", "model", "embedding"])

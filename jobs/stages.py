@@ -123,18 +123,6 @@ def _record_failures(lake: Lake, stage: str, keys: list[str], reason: str) -> li
     return [{"key": k, "status": "failed", "detail": reason} for k in keys]
 
 
-def _tracks(lake: Lake, song_ids: list[str], columns: list[str]) -> dict[str, dict]:
-    """Each song's first ingested track row (the one the songs view shows); absent songs are missing."""
-    found = lookup.by_key(lookup.table_at(lake, "tracks"), "song_id", song_ids,
-                          ["song_id", "ingested_at", "file_sha256", *columns])
-    rows: dict[str, dict] = {}
-    for row in ([] if found is None else found.to_pylist()):
-        held = rows.get(row["song_id"])
-        if held is None or (row["ingested_at"], row["file_sha256"]) < (held["ingested_at"], held["file_sha256"]):
-            rows[row["song_id"]] = row
-    return rows
-
-
 def _stems_status(lake: Lake, song_ids: list[str]) -> dict[str, tuple[str, str | None]]:
     """song_id -> (status, model) of its newest separation attempt ('pending', None when never)."""
     newest = lookup.newest(lake, "separations", song_ids, ["status", "model"], ["separated_at"])
@@ -223,7 +211,7 @@ def separate_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> Don
     if "SONGLAKE_SEPARATION_BATCH" not in os.environ and pick_device(settings.device).type == "cpu":
         settings = dataclasses.replace(settings, batch_size=1)  # batching only pays on a GPU
     codec = os.environ.get("SONGLAKE_STEM_CODEC", "flac")
-    current = _tracks(lake, song_ids, ["loudness_lufs"])
+    current = lookup.tracks(lake, song_ids, ["loudness_lufs"])
     newest = _stems_status(lake, song_ids)
     todo = [sid for sid in song_ids if sid in current
             and (options.get("force") or newest[sid] != ("done", settings.key()))]
@@ -293,7 +281,7 @@ def analyze_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> Done
     """The full analysis, on the stems when the song has them; then a genre refit."""
     from songlake.schema.stems import read_stem
 
-    present = _tracks(lake, song_ids, [])
+    present = lookup.tracks(lake, song_ids, [])
     status = _stems_status(lake, song_ids)
     newest = lookup.newest(lake, "analysis", song_ids, ["analysis_version", "used_stems"],
                            ["analysis_version", "analyzed_at"])

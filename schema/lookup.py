@@ -53,6 +53,19 @@ def newest(lake: Lake, table: str, song_ids: Iterable[str], columns: list[str], 
     return best
 
 
+def tracks(lake: Lake, song_ids: Iterable[str], columns: list[str], state: LakeVersion | None = None) -> dict[str, dict]:
+    """Each song's first ingested track row (the one the songs view shows); absent songs are missing."""
+    found = by_key(table_at(lake, "tracks", state), "song_id", song_ids,
+                   list(dict.fromkeys(["song_id", "ingested_at", "file_sha256", *columns])))
+    rows: dict[str, dict] = {}
+    for row in ([] if found is None else found.to_pylist()):
+        held = rows.get(row["song_id"])
+        if held is None or (row["ingested_at"] is not None and (held["ingested_at"] is None or (
+                row["ingested_at"], row["file_sha256"]) < (held["ingested_at"], held["file_sha256"]))):
+            rows[row["song_id"]] = row
+    return rows
+
+
 def song_ids_of_files(lake: Lake, shas: Iterable[str], state: LakeVersion | None = None) -> dict[str, str]:
     """{file_sha256: song_id} for the files already in the lake."""
     found = by_key(table_at(lake, "tracks", state), "file_sha256", shas, ["file_sha256", "song_id"])
