@@ -31,7 +31,7 @@ from typing import Callable
 import lance
 
 from songlake.schema import migrations, tables
-from songlake.schema._commit import PROPERTY, Intent, Staging, fragment_texts, new_commit_id
+from songlake.schema._commit import PROPERTY, Intent, Staging, new_commit_id
 from songlake.schema.catalog import NAME as CATALOG, Catalog, LakeVersion, catalog_row
 from songlake.schema.errors import LakeError, NotALake, SchemaTooNew, UnknownVersion
 
