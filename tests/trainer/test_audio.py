@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from songlake.schema import BatchWriter, Lake, LakeError
+from songlake.schema.lookup import originals
 from songlake.schema.stems import read_stem, stem_rows
 from songlake.trainer.audio import LakeAudio
 from songlake.udfs.separation import decode_stream
@@ -28,8 +29,6 @@ def song_id(lake) -> str:
 
 
 def _whole_mix(lake: Lake, song_id: str) -> np.ndarray:
-    from songlake.jobs.stages import originals
-
     return np.concatenate(list(decode_stream(originals(lake, [song_id])[song_id], 44100, 2)), axis=1)
 
 
