@@ -323,10 +323,15 @@ class LakeController(Controller):
         return {"status": "ok", "version": snapshot.version}
 
     @get("/versions", guards=[require_reader])
-    async def versions(self, lake: LakeDep) -> dict:
-        """The lake's history: every version, what made it, its tags."""
-        history = await anyio.to_thread.run_sync(lake.versions)
-        return {"versions": _json_value([asdict(v) for v in history])}
+    async def versions(self, lake: LakeDep,
+                       limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+                       before: Annotated[int | None, Parameter(ge=1)] = None) -> dict:
+        """The lake's history, newest first, one page at a time: what made each version and its
+        tags. ``next_before`` pages back (null on the last page)."""
+        history = await anyio.to_thread.run_sync(lambda: lake.history(limit, before))
+        oldest = history[-1].version if history else None
+        return {"versions": _json_value([asdict(v) for v in history]),
+                "next_before": oldest if oldest is not None and oldest > 1 else None}
 
 
 # --- JSON-safe values ------------------------------------------------------------------------

@@ -55,6 +55,16 @@ def run_pipeline(client) -> None:
 
 # --- reading -------------------------------------------------------------------------------
 
+def test_versions_are_paged_newest_first(client):
+    first = client.get("/versions", params={"limit": 2}).json()
+    numbers = [v["version"] for v in first["versions"]]
+    assert len(numbers) == 2 and numbers[0] > numbers[1] and first["next_before"] == numbers[1]
+    back = client.get("/versions", params={"limit": 1000, "before": first["next_before"]}).json()
+    assert [v["version"] for v in back["versions"]] == list(range(numbers[1] - 1, 0, -1))
+    assert back["next_before"] is None and back["versions"][-1]["kind"] == "init"
+    assert client.get("/versions", params={"limit": 0}).status_code == 400
+
+
 def test_openapi_schema_lists_the_endpoints(client):
     schema = client.get("/schema/openapi.json").json()
     for path in ("/songs", "/songs/{song_id}", "/songs/{song_id}/audio", "/songs/{song_id}/stems/{stem}",
