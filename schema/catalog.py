@@ -11,8 +11,9 @@ What each read costs, however long the history:
 
 - ``head()``: the newest row is the last row (rows are appended in version order and Lance's
   compaction keeps row order): one ``take`` from a manifest that compaction keeps small;
-- ``row(n)``: a BTREE index on ``version`` finds one row in log time (rows appended since the
-  index was last extended are scanned; compaction extends it);
+- ``row(n)``: versions are dense and rows are never deleted (cleanup marks versions removed in
+  the config instead), so version n is row n-1: one ``take``. Should a row not be where it
+  belongs, a BTREE index on ``version`` finds it in log time;
 - ``page(limit, before)``: the newest rows by position, or a bounded window of versions.
 
 Tags (name -> lake version) live in the catalog's Lance config, which every new catalog version
@@ -86,8 +87,13 @@ class Catalog:
         return as_version(ds.take([count - 1]).to_pylist()[0])
 
     def row(self, number: int) -> LakeVersion | None:
-        """One lake version, or None when the catalog has no row for it (cleaned up)."""
-        found = self.dataset().to_table(filter=f"version = {int(number)}").to_pylist()
+        """One lake version, or None when the catalog has no row for it."""
+        ds = self.dataset()
+        if 1 <= number <= ds.count_rows():
+            at = ds.take([int(number) - 1]).to_pylist()[0]
+            if at["version"] == number:
+                return as_version(at)
+        found = ds.to_table(filter=f"version = {int(number)}").to_pylist()
         return as_version(found[-1]) if found else None
 
     def page(self, limit: int, before: int | None = None) -> list[LakeVersion]:

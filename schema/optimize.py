@@ -40,11 +40,14 @@ from songlake.schema.migrations import ensure_indexes
 
 log = logging.getLogger(__name__)
 
-# Rows per fragment after compaction. Lance's default (1M rows) suits the small-row tables; the
-# blob tables hold megabytes per row (an original file, a 30 s stem part), so a fragment of
-# them is kept to a few hundred MB, and merging them never rewrites more than that at once.
+# Rows per fragment after compaction. Lance's compaction rewrites every fragment smaller than
+# the target, so the target bounds what one compaction rewrites: with a million rows the one
+# big fragment would be rewritten each time (a cost that grows with the collection); at 8,192
+# rows a compaction rewrites at most a few MB of the small-row tables, and a table of 100,000
+# songs has about a dozen fragments. The blob tables hold megabytes per row (an original file,
+# a 30 s stem part): their fragments are kept to a few hundred MB.
 TARGET_ROWS = {"originals": 64, "stems": 256}
-DEFAULT_TARGET = 1 << 20
+DEFAULT_TARGET = 8192
 AUTO_COMPACT = 16  # small fragments in one table before compact_small merges them
 _DELETE_CHUNK = 5000  # row ids per delete predicate
 
