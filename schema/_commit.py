@@ -42,6 +42,7 @@ from lance.fragment import FragmentMetadata
 
 STAGED_DIR = "_staged"
 INTENT = "_intent.json"
+COMPACTED = "_compacted.json"  # {table: version} the background compaction made, not yet recorded
 LOCK = "_commit.lock"
 COMPACT_LOCK = "_compact.lock"
 PROPERTY = "songlake.commit"  # the Lance transaction property that carries the commit id
@@ -144,6 +145,24 @@ class Staging:
             (self.dir / INTENT).unlink()
         except FileNotFoundError:
             pass
+
+    # --- the background compaction's table versions ------------------------------------------
+
+    def note_compacted(self, versions: dict[str, int]) -> None:
+        """Remember table versions a compaction made (the caller holds the compaction lock); the
+        next commit records them. Versions only grow, so the newest of each is kept."""
+        if versions:
+            merged = self.compacted()
+            for table, number in versions.items():
+                merged[table] = max(number, merged.get(table, 0))
+            self.dir.mkdir(parents=True, exist_ok=True)
+            _write_atomic(self.dir / COMPACTED, merged)
+
+    def compacted(self) -> dict[str, int]:
+        try:
+            return json.loads((self.dir / COMPACTED).read_text())
+        except FileNotFoundError:
+            return {}
 
     # --- locks ---------------------------------------------------------------------------
 

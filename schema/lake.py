@@ -211,28 +211,40 @@ class Lake:
         """Append written fragments to their tables and record one lake version, now. Returns it."""
         with self.staging.lock():
             commit_id = new_commit_id()
+            versions = self.known_versions()
             for table, frags in fragments.items():
                 if frags:
-                    _append(self.uri(table), frags, commit_id)
-            return self._record(kind, message, counts, schema_version, commit_id)
+                    versions[table] = _append(self.uri(table), frags, commit_id, versions.get(table))
+            return self._record(kind, message, counts, schema_version, commit_id, versions)
 
     def record(self, kind: str, message: str, versions: dict[str, int] | None = None,
                counts: dict[str, int] | None = None, schema_version: int | None = None) -> int:
-        """Record a lake version of the tables as they are now (after a migration or compaction
-        changed them in place). ``versions`` are the table versions the caller made; each table's
-        newest version is recorded, which contains them."""
+        """Record a lake version of the tables as they are now (after a migration or optimize
+        changed them in place): each table's newest version, which contains ``versions``."""
         with self.staging.lock():
-            return self._record(kind, message, counts or {}, schema_version, new_commit_id())
+            newest = {name: lance.dataset(self.uri(name)).version for name in tables.TABLES
+                      if (self.tables_dir / f"{name}.lance").exists()}
+            return self._record(kind, message, counts or {}, schema_version, new_commit_id(), newest)
 
-    def _record(self, kind: str, message: str, counts: dict, schema_version: int | None, commit_id: str) -> int:
-        """The catalog row for the tables' newest versions (the caller holds the commit lock)."""
+    def known_versions(self) -> dict[str, int]:
+        """Each table's newest version that songlake knows of without listing its history: the
+        newest lake version's, or a newer one the background compaction noted."""
+        versions = dict(self.head().table_versions)
+        for table, number in self.staging.compacted().items():
+            versions[table] = max(number, versions.get(table, 0))
+        return versions
+
+    def _record(self, kind: str, message: str, counts: dict, schema_version: int | None, commit_id: str,
+                versions: dict[str, int]) -> int:
+        """The catalog row for the given table versions (the caller holds the commit lock). Table
+        versions only grow and each contains the ones before, so the newest of ours, the head's
+        and the compaction's is recorded for every table."""
         head = self.head()
-        versions = dict(head.table_versions)
-        for name in tables.TABLES:
-            if (self.tables_dir / f"{name}.lance").exists():
-                versions[name] = lance.dataset(self.uri(name)).version
+        merged = dict(head.table_versions)
+        for table, number in [*self.staging.compacted().items(), *versions.items()]:
+            merged[table] = max(number, merged.get(table, 0))
         number = head.version + 1
-        self.catalog.append(catalog_row(number, kind, message, versions, counts,
+        self.catalog.append(catalog_row(number, kind, message, merged, counts,
                                         schema_version or head.schema_version, commit_id))
         return number
 
@@ -269,7 +281,8 @@ class Lake:
                     fragments.setdefault(table, []).extend(frags)
                 for key, n in s.counts.items():
                     counts[key] = counts.get(key, 0) + n
-            base = {t: lance.dataset(self.uri(t)).version for t in fragments}
+            known = self.known_versions()
+            base = {t: known.get(t, 0) for t in fragments}
             kind, message = _summary(sets)
             intent = Intent(new_commit_id(), kind, message, fragments, counts, [s.meta for s in sets], base)
             self.staging.write_intent(intent)
@@ -278,14 +291,18 @@ class Lake:
 
     def _finish(self, intent: Intent, on_committed, recovering: bool) -> int:
         """Steps 2-4 of a commit (see schema._commit); each is skipped when it already happened."""
+        versions: dict[str, int] = {}
         for table, frags in intent.fragment_metadata().items():
-            if not (recovering and _landed(self.uri(table), intent.commit_id, intent.base.get(table, 0))):
-                _append(self.uri(table), frags, intent.commit_id)
+            landed = _landed(self.uri(table), intent.commit_id, intent.base.get(table, 0)) if recovering else None
+            if landed is None:
+                versions[table] = _append(self.uri(table), frags, intent.commit_id, intent.base.get(table))
+            else:
+                versions[table] = landed
         head = self.head()
         if head.commit_id == intent.commit_id or not intent.fragments:  # recorded already, or nothing to record
             version = head.version
         else:
-            version = self._record(intent.kind, intent.message, intent.counts, None, intent.commit_id)
+            version = self._record(intent.kind, intent.message, intent.counts, None, intent.commit_id, versions)
         if recovering:
             log.warning("finished commit %s that a committer left half done: lake version %d", intent.commit_id, version)
         if on_committed is not None:
@@ -298,21 +315,28 @@ class Lake:
         return len(self.staging.ids()) + (1 if self.staging.intent() else 0)
 
 
-def _append(uri: str, fragments: list, commit_id: str) -> lance.LanceDataset:
-    ds = lance.dataset(uri)
-    transaction = lance.Transaction(ds.version, lance.LanceOperation.Append(fragments),
+def _append(uri: str, fragments: list, commit_id: str, read_version: int | None) -> int:
+    """Append fragments as one transaction carrying the commit id; the table's new version.
+
+    read_version is the newest version the committer knows of, so nothing lists the table's
+    history: Lance writes the next version, and should a background compaction have committed
+    meanwhile, it rebases the append onto it (an append and a rewrite do not conflict)."""
+    if read_version is None:
+        read_version = lance.dataset(uri).version
+    transaction = lance.Transaction(read_version, lance.LanceOperation.Append(fragments),
                                     transaction_properties={PROPERTY: commit_id})
-    return lance.LanceDataset.commit(uri, transaction)
+    return lance.LanceDataset.commit(uri, transaction).version
 
 
-def _landed(uri: str, commit_id: str, base: int) -> bool:
-    """Whether a table's history after version base has the transaction of commit_id."""
+def _landed(uri: str, commit_id: str, base: int) -> int | None:
+    """The version of a table whose transaction carries commit_id, after version base; None if
+    there is none (recovery only: this reads the table's history since base)."""
     ds = lance.dataset(uri)
     for number in range(base + 1, ds.version + 1):
         transaction = ds.read_transaction(number)
         if transaction is not None and (transaction.transaction_properties or {}).get(PROPERTY) == commit_id:
-            return True
-    return False
+            return ds.version
+    return None
 
 
 def _summary(sets: list) -> tuple[str, str]:

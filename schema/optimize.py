@@ -129,16 +129,21 @@ def compact_small(lake: Lake, threshold: int = AUTO_COMPACT) -> dict[str, tuple[
     with lake.staging.lock(COMPACT_LOCK, wait=False) as got:
         if not got:
             return merged
+        known = lake.known_versions()  # opened at a known version: nothing lists a table's history
+        made = {}
         for name in tables.TABLES:
-            ds = lance.dataset(lake.uri(name))
+            if name not in known:
+                continue
+            ds = lance.dataset(lake.uri(name), version=known[name])
             target = TARGET_ROWS.get(name, DEFAULT_TARGET)
             fragments = ds.get_fragments()
             small = sum(f.metadata.physical_rows < target // 2 for f in fragments)
             if small < threshold:
                 continue
             ds.optimize.compact_files(target_rows_per_fragment=target, materialize_deletions=False)
-            ensure_indexes(lake, name)
-            merged[name] = (len(fragments), len(lance.dataset(lake.uri(name)).get_fragments()))
+            made[name] = ensure_indexes(lake, name)
+            merged[name] = (len(fragments), len(lance.dataset(lake.uri(name), version=made[name]).get_fragments()))
+        lake.staging.note_compacted(made)
     if merged:
         log.info("compacted %s", ", ".join(f"{n} {a}->{b}" for n, (a, b) in merged.items()))
     return merged
