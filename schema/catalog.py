@@ -152,14 +152,8 @@ class Catalog:
         """Note lake versions whose tables cleanup is about to remove."""
         if not numbers:
             return
-        every = sorted(set(numbers) | {n for a, b in self.removed() for n in range(a, b + 1)})
-        spans: list[list[int]] = []
-        for n in every:
-            if spans and n == spans[-1][1] + 1:
-                spans[-1][1] = n
-            else:
-                spans.append([n, n])
-        self.dataset().update_config({REMOVED: ",".join(f"{a}-{b}" for a, b in spans)})
+        every = set(numbers) | {n for a, b in self.removed() for n in range(a, b + 1)}
+        self.dataset().update_config({REMOVED: ",".join(f"{a}-{b}" for a, b in spans(every))})
 
     def compact(self) -> None:
         """Merge the catalog's fragments, extend its index, and drop its own old Lance versions."""
@@ -168,6 +162,17 @@ class Catalog:
         ds = self.dataset()
         ds.optimize.optimize_indices()
         self.dataset().cleanup_old_versions(older_than=KEEP_CATALOG_VERSIONS, error_if_tagged_old_versions=False)
+
+
+def spans(numbers) -> list[tuple[int, int]]:
+    """Runs of consecutive numbers as (first, last): {1, 2, 3, 7} -> [(1, 3), (7, 7)]."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return [(a, b) for a, b in runs]
 
 
 def _within(number: int, spans: list[tuple[int, int]]) -> bool:

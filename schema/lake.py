@@ -32,7 +32,7 @@ import lance
 
 from songlake.schema import migrations, tables
 from songlake.schema._commit import PROPERTY, Intent, Staging, new_commit_id
-from songlake.schema.catalog import NAME as CATALOG, Catalog, LakeVersion, catalog_row
+from songlake.schema.catalog import NAME as CATALOG, Catalog, LakeVersion, catalog_row, spans
 from songlake.schema.errors import LakeError, NotALake, SchemaTooNew, UnknownVersion
 
 log = logging.getLogger(__name__)
@@ -353,11 +353,5 @@ def _summary(sets: list) -> tuple[str, str]:
 
 def _ranges(numbers: list[int]) -> str:
     """[1, 2, 3, 7, 9, 10] -> '1-3, 7, 9-10'."""
-    spans: list[list[int]] = []
-    for n in numbers:
-        if spans and n == spans[-1][1] + 1:
-            spans[-1][1] = n
-        else:
-            spans.append([n, n])
-    return ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in spans)
+    return ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in spans(numbers))
 
