@@ -10,15 +10,16 @@ take a few milliseconds. ``snapshot_version`` holds the lake version, for querie
 it. The blob tables (original files, stems) stay in Lance; schema.stems reads them by song_id.
 The embeddings are also held as a ``VectorIndex`` (schema.vectors) of the same version.
 
-Freshness: ``refresh()`` moves the copy to the lake's newest version. Lake commits only append
-fragments, so when every table only gained fragments since the held version, the new fragments'
-rows and the catalog rows newer than the held version are appended, and the songs they touch
-are recomputed (``DELETE`` them from ``songs``, ``INSERT`` them from the songs view over just
+Freshness: ``refresh()`` moves the copy to the lake's newest version. It reads each changed
+table's Lance history since the held version: appends add rows (the fragments each one added,
+read at that version), while the background compaction's rewrites, index updates and config
+changes leave the rows as they were. When that is all that happened, the added rows and the
+catalog rows newer than the held version are appended, and the songs they touch are recomputed (``DELETE`` them from ``songs``, ``INSERT`` them from the songs view over just
 those songs, see _changed_songs_view), in ONE transaction that also bumps ``snapshot_version``:
 DuckDB's MVCC lets readers see the old version or the new one, never half. 100 new songs on
-100,000 take ~0.1 s. When a table lost or rewrote fragments (``optimize`` compacted it, a
-migration added columns), a whole new database is built aside and swapped in by one reference
-assignment: queries already running finish on the old one. A daemon thread (``start``) calls
+100,000 take ~0.1 s. When a table lost rows or changed shape (``optimize`` dropped superseded
+genre rows, a migration added columns), a whole new database is built aside and swapped in by
+one reference assignment: queries already running finish on the old one. A daemon thread (``start``) calls
 refresh when the lake version moves.
 
 Threads: any number of readers, each query on its own cursor (``cursor()``, ``run()``); one
@@ -74,11 +75,17 @@ class _Copy:
 
 class Materialized:
     """The lake's newest version as native DuckDB tables, for many threads. ``prepare(con)`` runs
-    on each new database before the lake is copied in (the server locks it down there)."""
+    on each new database before the lake is copied in (the server locks it down there).
+    ``conform(name, rows)`` sees each table's rows (the catalog's as "commits", a Table or a
+    RecordBatchReader) on their way into the copy and returns them as the copy is to hold them,
+    same schema (the server hides file paths there)."""
 
-    def __init__(self, lake: Lake, *, prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None):
+    def __init__(self, lake: Lake, *, prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+                 conform: Callable[[str, pa.Table | pa.RecordBatchReader], pa.Table | pa.RecordBatchReader]
+                 | None = None):
         self.lake = lake
         self.prepare = prepare
+        self.conform = conform or (lambda name, rows: rows)
         self.last_refresh_kind = "build"  # then "incremental" or "rebuild": what the last refresh did
         self.last_error: str | None = None
         self._refresh_lock = threading.Lock()
@@ -129,9 +136,11 @@ class Materialized:
         held = {}
         for name, schema in sql_tables().items():
             ds = self.lake.table_at(name, state) if name in state.table_versions else None
-            _create(db, f"lake_{name}", table_rows(ds, schema) if ds is not None else schema.empty_table())
+            _create(db, f"lake_{name}", self.conform(name, table_rows(ds, schema) if ds is not None
+                                                     else schema.empty_table()))
             held[name] = _held(ds)
-        _create(db, "lake_commits", self.lake.catalog.dataset().to_table(filter=f"version <= {int(state.version)}"))
+        _create(db, "lake_commits", self.conform("commits", self.lake.catalog.dataset().to_table(
+            filter=f"version <= {int(state.version)}")))
         db.execute("CREATE TABLE snapshot_version AS SELECT $1::BIGINT AS version", [state.version])
         create_views(db)
         db.execute("ALTER VIEW songs RENAME TO songs_view")  # the later views (and users) read the table
@@ -165,8 +174,9 @@ class Materialized:
             return self.version
 
     def _plan(self, held: _Copy, state: LakeVersion) -> dict[str, tuple[lance.LanceDataset, list, _Table]] | None:
-        """Per changed table: its dataset, the fragments it gained, what will be held after.
-        None when some table did more than gain fragments: then only a rebuild is right."""
+        """Per changed table: its dataset, the rows it gained (as readers of the fragments each
+        append added), what will be held after. None when some table did more than gain rows:
+        then only a rebuild is right."""
         if state.version < held.state.version:
             return None
         plan = {}
@@ -175,15 +185,15 @@ class Materialized:
             number = state.table_versions.get(name)
             if number == old.version:
                 continue
-            if number is None or (old.version is not None and number < old.version):
+            if number is None or old.version is None or number < old.version:
                 return None
             ds = self.lake.table_at(name, state)
-            now = _held(ds)
             if old.schema is not None and not ds.schema.equals(old.schema):
                 return None
-            if any(now.fragments.get(fid) != sig for fid, sig in old.fragments.items()):
+            added = _appended(self.lake.uri(name), old.version, number)
+            if added is None:
                 return None
-            plan[name] = (ds, [f for f in ds.get_fragments() if f.fragment_id not in old.fragments], now)
+            plan[name] = (ds, added, _Table(number, ds.schema, {}))
         return plan
 
     def _append(self, held: _Copy, state: LakeVersion, plan: dict) -> _Copy:
@@ -196,12 +206,14 @@ class Materialized:
         cur = held.db.cursor()
         try:
             changed: set[str] = set()
-            for name, (ds, fragments, _) in plan.items():
-                rows = table_rows(ds, schemas[name], fragments).read_all() if fragments else schemas[name].empty_table()
+            for name, (ds, added, _) in plan.items():
+                parts = [table_rows(at, schemas[name], fragments).read_all() for at, fragments in added]
+                rows = pa.concat_tables(parts) if parts else table_rows(ds, schemas[name], []).read_all()
+                rows = self.conform(name, rows)
                 cur.register(f"_new_{name}", rows)
                 if "song_id" in rows.column_names and rows.num_rows:
                     changed.update(pc.unique(rows.column("song_id")).to_pylist())
-            cur.register("_new_commits", commits)
+            cur.register("_new_commits", self.conform("commits", commits))
             cur.execute("BEGIN TRANSACTION")
             try:
                 for name in plan:
@@ -301,6 +313,31 @@ def _shadow_tables(con: duckdb.DuckDBPyConnection, song_ids: list[str]) -> str:
 def _sql_list(values: list[str]) -> str:
     """Strings as a SQL list of constants ('a', 'b'), so DuckDB can answer IN with an index scan."""
     return ", ".join("'" + value.replace("'", "''") + "'" for value in values) or "NULL"
+
+
+_SAME_ROWS = ("Rewrite", "CreateIndex", "UpdateConfig")  # Lance operations that leave the rows as they were
+
+
+def _appended(uri: str, old: int, new: int) -> list[tuple[lance.LanceDataset, list]] | None:
+    """The fragments each append between two versions of a table added, with the version that
+    added them (each read there: a later compaction may have merged them away); None when some
+    version did anything but append, rewrite fragments (compaction), index or configure."""
+    added = []
+    try:
+        before = {f.fragment_id for f in lance.dataset(uri, version=old).get_fragments()}
+        for number in range(old + 1, new + 1):
+            ds = lance.dataset(uri, version=number)
+            now = {f.fragment_id: f for f in ds.get_fragments()}
+            transaction = ds.read_transaction(number)
+            operation = type(transaction.operation).__name__ if transaction is not None else None
+            if operation == "Append":
+                added.append((ds, [now[i] for i in sorted(now.keys() - before)]))
+            elif not (operation in _SAME_ROWS or (operation == "BaseOperation" and now.keys() == before)):
+                return None  # a delete, an update, new columns, or a history that was cleaned up
+            before = set(now)
+    except (ValueError, OSError):  # an intermediate version was cleaned up: rebuild
+        return None
+    return added
 
 
 def _held(ds: lance.LanceDataset | None) -> _Table:

@@ -74,3 +74,26 @@ def test_a_refresh_reads_only_the_newer_catalog_rows(lake):
     versions = copy.run("SELECT version FROM lake_commits ORDER BY version").column(0).to_pylist()
     assert versions == list(range(1, held + 3))
     assert copy.run("SELECT count(*) FROM songs").column(0)[0].as_py() == 70 and len(copy.vectors()) == 70
+
+
+def test_a_background_compaction_leaves_the_refresh_incremental(lake):
+    from songlake.schema import BatchWriter
+    from songlake.schema.optimize import compact_small
+
+    copy = Materialized(lake)
+    for n in range(4):  # small commits, then a compaction merges them, then one more commit
+        writer = BatchWriter(lake)
+        for table, row in synthetic._song(f"extra{n:02d}", 1000 + n, synthetic.np.random.default_rng(n),
+                                          synthetic.datetime.now(synthetic.timezone.utc)).items():
+            writer.add(table, row)
+        writer.commit("ingest", f"extra song {n}")
+    assert compact_small(lake, threshold=2)  # rewrote fragments: the rows are the same
+    writer = BatchWriter(lake)
+    writer.add("labels", {"song_id": "extra00", "field": "title", "value": '"Renamed"', "author": "t",
+                          "labeled_at": synthetic.datetime.now(synthetic.timezone.utc)})
+    writer.commit("label", "a label after the compaction")
+    assert copy.refresh() == lake.version() and copy.last_refresh_kind == "incremental"
+    reader = Reader(lake, lake.version())
+    for name in ("songs", "lake_tracks", "lake_analysis", "lake_commits"):
+        assert _rows(copy.run, name) == _rows(reader.run, name), name
+    assert copy.run("SELECT title FROM songs WHERE song_id = 'extra00'").to_pylist() == [{"title": "Renamed"}]
