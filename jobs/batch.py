@@ -56,12 +56,14 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
     """(files to examine, files passed over) from files and folders, folders searched recursively.
 
     A file named on the command line is always examined, whatever its name; in folders, files
-    with audio names are examined and the rest (cover art, playlists, notes) passed over."""
+    with audio names are examined and the rest (cover art, playlists, notes) passed over. Only
+    names are looked at here, never contents: a FIFO, device or socket is examined like a file
+    and refused there, without being read (examine.open_regular)."""
     chosen: list[Path] = []
     passed: list[Path] = []
     for entry in map(Path, paths):
         if entry.is_dir():
-            for path in sorted(p for p in entry.rglob("*") if p.is_file()):
+            for path in sorted(p for p in entry.rglob("*") if not p.is_dir()):
                 if path.name.startswith("."):
                     continue
                 suffix = path.suffix.lower()

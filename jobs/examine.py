@@ -8,7 +8,10 @@ original and its stems (stages.py).
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -54,9 +57,45 @@ class Refused:
                 "reason": self.reason, "refused_at": datetime.now(timezone.utc)}
 
 
+class NotARegularFile(OSError):
+    """A FIFO, a device, a socket or a folder where a file was expected: reading it could block
+    forever (a FIFO with no writer) or never end (/dev/zero), so it is not read at all."""
+
+
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def _check_regular(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+        raise NotARegularFile(errno.EINVAL, f"it is {kind}, not a regular file")
+
+
+def open_regular(path: str | Path):
+    """The file opened for reading in binary, or NotARegularFile (an OSError) without blocking.
+
+    It is checked before opening (a socket cannot be opened at all) and again on the open file,
+    opened without blocking, so a file swapped for a FIFO in between cannot hang the reader."""
+    _check_regular(os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        _check_regular(os.fstat(fd).st_mode)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def unreadable(exc: OSError) -> str:
+    """Why a file could not be read, without its path (the refusal names the file already)."""
+    return f"cannot read the file: {exc.strerror or type(exc).__name__}"
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -66,9 +105,10 @@ def examine(path: str | Path, provenance: Provenance = Provenance()) -> Examined
     """Everything ingest learns about one file, or why it was refused."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with open_regular(path) as handle:
+            data = handle.read()
     except OSError as exc:
-        return Refused(str(path), None, f"cannot read the file: {exc.strerror or exc}")
+        return Refused(str(path), None, unreadable(exc))
     sha = hashlib.sha256(data).hexdigest()
     try:
         audio = decode(data)

@@ -193,7 +193,7 @@ def ingest_files(lake: Lake, queue, paths: list[str], options: dict) -> Done:
 
 
 def _refuse(writer: BatchWriter, known: set, refused: Refused) -> dict:
-    if (refused.file_sha256, refused.reason) not in known:
+    if refused.file_sha256 is None or (refused.file_sha256, refused.reason) not in known:  # no hash: not the same file
         known.add((refused.file_sha256, refused.reason))
         writer.add("ingest_errors", refused.row())
     return {"key": refused.path, "status": "refused", "detail": refused.reason}
