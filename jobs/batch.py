@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 from songlake.jobs import commit
-from songlake.jobs.examine import Provenance, Refused
+from songlake.jobs.examine import Provenance, Refused, open_regular, sha256_of, unreadable
 from songlake.jobs.queue import Queue
 from songlake.jobs.worker import Pool, Worker, resume
-from songlake.schema import Lake, connect
+from songlake.schema import Lake, LakeVersion, connect, lookup
 from songlake.udfs import ANALYSIS_VERSION
+from songlake.udfs.audio import UnreadableAudio, decode, song_id
 
 log = logging.getLogger(__name__)
 AUDIO_EXTENSIONS = {".mp3", ".flac", ".wav", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac"}
@@ -36,8 +38,8 @@ class Outcome:
     """What happened to one file."""
 
     path: str
-    status: str  # ingested, present, refused
-    detail: str = ""  # the song_id, or why it was present or refused
+    status: str  # ingested, present, refused; failed (its task failed), unaccounted (no outcome, nothing in the lake)
+    detail: str = ""  # the song_id, or why it was present, refused, failed or unaccounted
 
 
 @dataclass
@@ -86,38 +88,115 @@ def ingest(
     run_workers: bool = True,
     on_wait: Callable[[int], None] | None = None,
 ) -> IngestReport:
-    """Ingest files and folders: queue them, run the pipeline to the end, report per file."""
+    """Ingest files and folders: queue them, run the pipeline to the end, report per file.
+
+    Every file gets one outcome. Most come back as the results of the tasks this call queued; a
+    file whose result never comes (its worker was killed and another finished its work, or a
+    concurrent ingest's worker took it) is looked up in the lake at the end (``_account``)."""
     started = time.perf_counter()
     files, passed_over = discover(paths)
     report = IngestReport(passed_over=[str(p) for p in passed_over])
     queue = Queue.open(lake.root)
-    first = lake.version()
+    before = lake.head()
     keys = [str(p.resolve()) if p.exists() else str(p) for p in files]
     named = dict(zip(keys, map(str, files)))
     options = {"license": provenance.license, "source": provenance.source, "separate": separate}
     pending = list(queue.submit("ingest", keys, **options))
+    settled: dict[str, tuple[Outcome, float]] = {}  # key -> (outcome, seconds of audio)
+    unsure: set[str] = set()  # failed, or only "another worker holds the file": the lake has the last word
+
+    def record(key: str, outcome: Outcome, seconds: float = 0.0, sure: bool = True) -> None:
+        if key in settled and key not in unsure:
+            return  # a resumed task reports its file again
+        if key not in settled and on_file:
+            on_file(outcome, len(settled) + 1, len(files))
+        settled[key] = (outcome, seconds)
+        (unsure.discard if sure else unsure.add)(key)
 
     def collect() -> None:
         for result in list(pending):
             try:
                 outcomes = result.get()
-            except Exception as exc:  # the task failed for good; its files are refused with the reason
-                outcomes = [{"key": k, "status": "refused", "detail": str(exc)} for k in result.task.args[2]]
+            except Exception as exc:  # the task failed for good (no refusal was recorded)
+                reason = f"its ingest task failed: {_without_paths(str(exc))}"
+                outcomes = [{"key": k, "status": "failed", "detail": reason} for k in result.task.args[2]]
             if outcomes is None:
                 continue
             pending.remove(result)
             for o in outcomes:
-                report.outcomes.append(Outcome(named.get(o["key"], o["key"]), o["status"], o["detail"]))
-                report.audio_seconds += o.get("audio_seconds", 0.0)
-                if on_file:
-                    on_file(report.outcomes[-1], len(report.outcomes), len(files))
+                key = o["key"]
+                record(key, Outcome(named.get(key, key), o["status"], o["detail"]), o.get("audio_seconds", 0.0),
+                       sure=o["status"] != "failed" and not o.get("provisional"))
 
     _drive(queue, workers, run_workers, collect, on_wait)
     collect()
+    unsettled = [k for k in keys if k not in settled or k in unsure]
+    if unsettled:
+        ingested = {o.detail for k, (o, _) in settled.items() if o.status == "ingested" and k not in unsure}
+        for key, (found, seconds) in _account(lake, before, unsettled, ingested).items():
+            if found.status == "unaccounted" and settled.get(key, (found,))[0].status == "failed":
+                found = settled[key][0]  # the lake knows nothing of it: the task's failure says why
+            record(key, Outcome(named.get(key, key), found.status, found.detail), seconds)
+    report.outcomes = [settled[k][0] for k in keys if k in settled]
+    report.audio_seconds = sum(settled[k][1] for k in keys if k in settled)
     latest = lake.version()
-    report.version = latest if latest > first else None
+    report.version = latest if latest > before.version else None
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _account(lake: Lake, before: LakeVersion, keys: list[str], ingested: set[str]) -> dict[str, tuple[Outcome, float]]:
+    """What the lake says happened to files whose tasks' outcomes never came back: (outcome,
+    seconds of audio) per key. A file is found by its hash: stored before the batch (present),
+    stored during it (ingested, unless another file of this batch already counts for that song),
+    or refused (ingest_errors); failing those, by its decoded audio (present as the same audio);
+    else it is unaccounted. Costs a few indexed lookups, and one decode per file not found."""
+    found: dict[str, tuple[Outcome, float]] = {}
+    shas: dict[str, str] = {}
+    for key in keys:
+        try:
+            shas[key] = sha256_of(Path(key))
+        except OSError as exc:  # what the ingest stage refuses the file for, too
+            found[key] = (Outcome(key, "refused", unreadable(exc)), 0.0)
+    head = lake.head()
+    now = lookup.song_ids_of_files(lake, shas.values(), head)
+    earlier = lookup.song_ids_of_files(lake, shas.values(), before)
+    durations = {sid: row["duration"] or 0.0 for sid, row in lookup.tracks(lake, now.values(), ["duration"], head).items()}
+    refusals = lookup.by_key(lookup.table_at(lake, "ingest_errors", head), "file_sha256", shas.values(),
+                             ["file_sha256", "reason", "refused_at"])
+    reasons = {row["file_sha256"]: row["reason"] for row in
+               sorted([] if refusals is None else refusals.to_pylist(), key=lambda r: r["refused_at"].timestamp() if r["refused_at"] else 0.0)}
+    for key, sha in shas.items():
+        if sha in now:
+            sid = now[sha]
+            if sha in earlier or sid in ingested:
+                found[key] = (Outcome(key, "present", f"same file as song {sid}"), 0.0)
+            else:
+                ingested.add(sid)
+                found[key] = (Outcome(key, "ingested", sid), durations.get(sid, 0.0))
+        elif sha in reasons:
+            found[key] = (Outcome(key, "refused", reasons[sha]), 0.0)
+        else:
+            found[key] = (_by_audio(lake, key, head), 0.0)
+    return found
+
+
+def _by_audio(lake: Lake, key: str, head: LakeVersion) -> Outcome:
+    """A file the lake has no record of by hash: present if the lake has its audio, else unaccounted."""
+    lost = Outcome(key, "unaccounted", "no outcome came back for it and the lake has neither the file nor a "
+                                       "refusal of it (run `songlake resume`, then ingest it again)")
+    try:
+        with open_regular(key) as handle:
+            sid = song_id(decode(handle.read()))
+    except (OSError, UnreadableAudio):
+        return lost
+    return Outcome(key, "present", f"same audio as song {sid}") if lookup.present(lake, [sid], head) else lost
+
+
+def _without_paths(text: str) -> str:
+    """text with each absolute path cut to its last part (a file's own name is enough)."""
+    text = re.sub(r"(['\"])/(?:[^'\"]*/)?([^'\"/]*)\1", r"\1\2\1", text)  # quoted, spaces and all
+    return re.sub(r"(?<![\w.])(?:/[^/\s'\"]+)+/([^/\s'\"]+)", r"\1", text)
 
 
 def _drive(queue: Queue, workers: int | None, run_workers: bool, tick: Callable[[], None],

@@ -145,7 +145,8 @@ def ingest_files(lake: Lake, queue, paths: list[str], options: dict) -> Done:
                 fresh.append((path, None, Refused(path, None, f"cannot read the file: {exc.strerror or exc}")))
                 continue
             if not queue.ledger.claim("file", [sha], worker()):
-                outcomes.append({"key": path, "status": "present", "detail": "being ingested by another worker"})
+                outcomes.append({"key": path, "status": "present", "detail": "being ingested by another worker",
+                                 "provisional": True})  # that worker decides; the ingest driver asks the lake
                 continue
             held_files.append(sha)
             fresh.append((path, sha, None))

@@ -37,8 +37,11 @@ def ingest(paths: tuple[Path, ...], lake_dir: Path | None, license_: str | None,
     ingest, stems (Demucs), analysis, genre; each finished task is a new lake version. With
     the embedded queue this command runs the workers itself; with SONGLAKE_QUEUE on Redis it
     queues the files and waits for `songlake worker` processes (or runs its own with
-    --workers). With no PATH, makes a few synthesised demo songs and ingests those. Exit status:
-    0 when every file landed or was already there, 1 when some were refused, 2 for usage errors.
+    --workers). With no PATH, makes a few synthesised demo songs and ingests those. FIFOs,
+    devices and sockets are refused without being read. The summary accounts for every file,
+    also when a worker died or another ingest took some of the files. Exit status: 0 when every
+    file landed or was already there, 1 when some were refused, failed or are unaccounted for,
+    2 for usage errors.
     """
     from songlake.jobs import Provenance, ingest as run_ingest
 
@@ -63,8 +66,8 @@ def ingest(paths: tuple[Path, ...], lake_dir: Path | None, license_: str | None,
 
         def on_file(outcome, done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
-            if outcome.status == "refused":
-                progress.console.print(f"[red]refused[/red] {outcome.path}: {outcome.detail}")
+            if outcome.status not in ("ingested", "present"):
+                progress.console.print(f"[red]{outcome.status}[/red] {outcome.path}: {outcome.detail}")
 
         def on_wait(left: int) -> None:
             if progress.tasks[task].finished and left:
@@ -74,19 +77,22 @@ def ingest(paths: tuple[Path, ...], lake_dir: Path | None, license_: str | None,
                             separate=stems, run_workers=not scaled_out or workers is not None, on_wait=on_wait)
 
     _summarise(report, lake)
-    sys.exit(1 if report.of("refused") else 0)
+    sys.exit(0 if all(o.status in ("ingested", "present") for o in report.outcomes) else 1)
 
 
 def _summarise(report, lake) -> None:
+    """One line that accounts for every file, then each file that did not land, with why."""
     ingested, present, refused = report.of("ingested"), report.of("present"), report.of("refused")
+    troubled = report.of("failed") + report.of("unaccounted")
     speed = f", {report.audio_seconds / report.seconds:.1f}x real time" if ingested and report.seconds else ""
     version = f"lake version {report.version}" if report.version else f"no new version (lake stays at {lake.version()})"
+    more = "".join(f", {len(report.of(s))} {s}" for s in ("failed", "unaccounted") if report.of(s))
     err.print(
         f"[bold]{len(ingested)} ingested[/bold] ({report.audio_seconds / 60:.1f} min of audio in {report.seconds:.1f} s{speed}), "
-        f"{len(present)} already present, {len(refused)} refused; {version}."
+        f"{len(present)} already present, {len(refused)} refused{more}; {version}."
     )
-    for outcome in refused:
-        err.print(f"  [red]refused[/red] {Path(outcome.path).name}: {outcome.detail}")
+    for outcome in refused + troubled:
+        err.print(f"  [red]{outcome.status}[/red] {Path(outcome.path).name}: {outcome.detail}")
     if report.passed_over:
         names = ", ".join(Path(p).name for p in report.passed_over[:5])
         more = f" and {len(report.passed_over) - 5} more" if len(report.passed_over) > 5 else ""
