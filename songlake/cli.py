@@ -9,12 +9,21 @@ from pathlib import Path
 
 import click
 
-from songlake._cli_common import err, lake_errors, lake_option, load_settings, open_lake, progress_bar
+from songlake._cli_common import (commit_lock, environment_errors, err, lake_errors, lake_option, load_settings,
+                                  open_lake, progress_bar, writable)
 from songlake._cli_train import export, train
 from songlake._output import FORMATS, console, render
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Songlake(click.Group):
+    """The command group; what the machine refuses (read-only lake, locked queue) is one line."""
+
+    def invoke(self, ctx):
+        with environment_errors():
+            return super().invoke(ctx)
+
+
+@click.group(cls=_Songlake, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log what the lake does.")
 @click.version_option(package_name="songlake")
 def main(verbose: bool) -> None:
@@ -40,13 +49,13 @@ def ingest(paths: tuple[Path, ...], lake_dir: Path | None, license_: str | None,
     --workers). With no PATH, makes a few synthesised demo songs and ingests those. FIFOs,
     devices and sockets are refused without being read. The summary accounts for every file,
     also when a worker died or another ingest took some of the files. Exit status: 0 when every
-    file landed or was already there, 1 when some were refused, failed or are unaccounted for,
-    2 for usage errors.
+    file landed or was already there, 1 when some were refused, failed or are unaccounted for
+    (or the lake cannot be written), 2 for usage errors.
     """
     from songlake.jobs import Provenance, ingest as run_ingest
 
     settings = load_settings()
-    lake = open_lake(lake_dir, create=True)
+    lake = open_lake(lake_dir, create=True, write=True)
     if not paths:
         from songlake.demo import make_demo_songs
 
@@ -151,8 +160,8 @@ def versions(lake_dir: Path | None, limit: int, before: int | None) -> None:
 @click.option("--version", "version", default=None, help="The version to tag (default: the latest).")
 def tag(name: str, lake_dir: Path | None, version: str | None) -> None:
     """Name a lake version, e.g. the one a model was trained on."""
-    lake = open_lake(lake_dir)
-    with lake_errors():
+    lake = open_lake(lake_dir, write=True)
+    with lake_errors(), commit_lock(lake):
         number = lake.tag(name, version)
     err.print(f"tagged version {number} as '{name}'")
 
@@ -210,7 +219,7 @@ def analyze(lake_dir: Path | None, everything: bool, workers: int | None) -> Non
     By default only songs whose analysis is older than this songlake's analysis version."""
     from songlake.jobs import reanalyze_lake
 
-    lake = open_lake(lake_dir)
+    lake = open_lake(lake_dir, write=True)
     with progress_bar("analyze") as progress:
         task = progress.add_task("analyze", total=None)
         songs, version, failures = reanalyze_lake(
@@ -223,8 +232,15 @@ def analyze(lake_dir: Path | None, everything: bool, workers: int | None) -> Non
 
 
 def _queue(lake):
-    from songlake.jobs.queue import Queue
+    """The lake's queue. The embedded one is SQLite in the lake folder, which even reading needs
+    to write: on a lake this process cannot write, that is said in one line."""
+    from songlake.jobs.queue import Queue, queue_url
 
+    if not queue_url():
+        queue_dir = lake.root / "queue"
+        writable(lake, queue_dir if queue_dir.exists() else lake.root,
+                 "reads its queue, SQLite files that must be writable (`songlake sql \"select * from stage_status\"` "
+                 "reads what each stage did)")
     try:
         return Queue.open(lake.root)
     except ValueError as exc:
@@ -257,7 +273,7 @@ def worker(lake_dir: Path | None, stages: str, workers: int | None, until_idle: 
 
     from songlake.jobs.worker import Pool, resume
 
-    lake = open_lake(lake_dir)
+    lake = open_lake(lake_dir, write=True)
     queue = _queue(lake)
     chosen = _stage_list(stages)
     report = resume(queue)
@@ -288,7 +304,7 @@ def resume(lake_dir: Path | None) -> None:
     """Queue again the work of workers that died, and songs left unfinished."""
     from songlake.jobs.worker import resume as run_resume
 
-    lake = open_lake(lake_dir)
+    lake = open_lake(lake_dir, write=True)
     report = run_resume(_queue(lake))
     dead = f" (dead workers: {', '.join(report.dead_workers)})" if report.dead_workers else ""
     err.print(f"resumed: {_resumed(report)}{dead}")
@@ -329,7 +345,7 @@ def separate(lake_dir: Path | None, missing: bool, workers: int | None) -> None:
     from songlake.jobs.batch import run_stage_batch
     from songlake.schema import connect
 
-    lake = open_lake(lake_dir)
+    lake = open_lake(lake_dir, write=True)
     where = "WHERE stems_status <> 'done'" if missing else ""
     wanted = [r[0] for r in connect(lake).execute(f"SELECT song_id FROM songs {where}").fetchall()]
     if not wanted:
@@ -376,7 +392,7 @@ def optimize(lake_dir: Path | None, keep_days: float, no_cleanup: bool) -> None:
 
     from songlake.schema.optimize import optimize as run_optimize
 
-    lake = open_lake(lake_dir)
+    lake = open_lake(lake_dir, write=True)
     with lake_errors():
         report = run_optimize(lake, older_than=timedelta(days=keep_days), cleanup=not no_cleanup)
     for table, (before, after) in sorted(report.compacted.items()):
@@ -407,7 +423,7 @@ def serve(lake_dir: Path | None, host: str | None, port: int | None, workers: in
         settings = ServerSettings.from_env(host=host, port=port, reads=reads)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    lake = open_lake(lake_dir, create=True)
+    lake = open_lake(lake_dir, create=True, write=True)  # uploads, labels and tokens write to it
     if workers is None:
         workers = 0 if queue_url() else 1
     app = create_app(lake, settings=settings, workers=workers)
@@ -431,6 +447,7 @@ def token_create(name: str, lake_dir: Path | None) -> None:
     from songlake.server.errors import ServerError
 
     lake = open_lake(lake_dir, create=True)
+    writable(lake, lake.root / "server")
     try:
         secret = TokenStore(lake.root).create(name)
     except ServerError as exc:

@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -13,8 +14,10 @@ from songlake.cli import main
 from songlake.synth import encode, tag_id3
 
 
-def songlake(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "songlake.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+def songlake(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "240"}  # rich wraps messages at 80 columns when it does not know the width
+    return subprocess.run([sys.executable, "-m", "songlake.cli", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
 
 
 @pytest.fixture
@@ -161,3 +164,117 @@ def test_show_prints_the_nested_document(cli, folder, tmp_path):
     assert document["audio_stems"]["status"] == "unavailable"  # no Demucs weights on this machine
     result = cli("show", "f" * 32, "--lake", lake)
     assert result.exit_code == 1 and "no song" in result.output
+
+
+# --- hostile and unlucky inputs: special files, a read-only lake, a locked lake -----------------
+
+def test_fifos_devices_and_sockets_are_refused_without_being_read(write, song, tmp_path):
+    import socket
+
+    folder = write("mixed/good.mp3", encode(song.samples, "mp3")).parent
+    os.mkfifo(folder / "pipe.mp3")  # no writer: opening it to read would block forever
+    named_fifo = tmp_path / "named.fifo"
+    os.mkfifo(named_fifo)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(folder / "socket.mp3"))
+    lake = tmp_path / "lake"
+    try:
+        done = songlake("ingest", str(folder), str(named_fifo), "/dev/zero", "--lake", str(lake), "--workers", "1",
+                        "--no-stems", timeout=300)  # a hang fails here instead of never returning
+    finally:
+        server.close()
+    assert done.returncode == 1, done.stderr
+    assert "1 ingested" in done.stderr and "4 refused" in done.stderr, done.stderr
+    out = songlake("sql", "select filename, reason, file_sha256 from ingest_errors order by filename",
+                   "--lake", str(lake), "--format", "json")
+    rows = json.loads(out.stdout)
+    assert {r["filename"]: r["reason"] for r in rows} == {
+        "named.fifo": "cannot read the file: it is a named pipe (FIFO), not a regular file",
+        "pipe.mp3": "cannot read the file: it is a named pipe (FIFO), not a regular file",
+        "socket.mp3": "cannot read the file: it is a socket, not a regular file",
+        "zero": "cannot read the file: it is a character device, not a regular file",
+    }
+    assert all(r["file_sha256"] is None for r in rows)
+    for name in ("pipe.mp3", "named.fifo", "socket.mp3", "zero"):
+        assert re.search(rf"refused {re.escape(name)}: cannot read the file: it is a", done.stderr), name
+
+
+def _read_only(lake: Path) -> list[str]:
+    """A command prefix that runs a command with lake really read-only: as root (whom file modes
+    do not stop), a read-only bind mount in a private mount namespace, which vanishes with the
+    command; otherwise the folder's write permission taken away. Writes then fail with EROFS or
+    EACCES from the kernel, as on a read-only mount or a lake another user owns."""
+    import shutil
+
+    if os.geteuid() != 0:
+        for path in [lake, *lake.rglob("*")]:
+            path.chmod(path.stat().st_mode & ~0o222)
+        return []
+    if shutil.which("unshare") is None:
+        pytest.skip("running as root without unshare: no honest way to make the lake read-only")
+    prefix = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"', str(lake)]
+    probe = subprocess.run([*prefix, "touch", str(lake / "probe")], capture_output=True, text=True)
+    if "Read-only file system" not in probe.stderr:
+        pytest.skip(f"cannot mount the lake read-only here: {probe.stderr.strip()}")
+    return prefix
+
+
+def _one_line_error(done: subprocess.CompletedProcess, *words: str) -> None:
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 1 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert all(w in lines[0] for w in words), lines[0]
+
+
+def test_a_read_only_lake_is_read_and_writing_commands_say_why_they_cannot(folder, tmp_path):
+    import shutil
+
+    from songlake.jobs import ingest
+    from songlake.schema import Lake
+
+    lake = Lake.open(tmp_path / "lake", create=True)
+    ingest(lake, [folder / "first.mp3"], workers=1, separate=False)
+    shutil.rmtree(lake.staging.dir)  # as a lake copied without its lock files: readers must not make them
+    sid = json.loads(songlake("sql", "select song_id from songs", "--lake", str(lake.root), "--format", "json").stdout)[0]["song_id"]
+    prefix = _read_only(lake.root)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*prefix, sys.executable, "-m", "songlake.cli", *args, "--lake", str(lake.root)],
+                              capture_output=True, text=True, timeout=300)
+
+    try:
+        count = run("sql", "select count(*) as n from songs", "--format", "json")
+        assert count.returncode == 0 and json.loads(count.stdout) == [{"n": 1}], count.stderr
+        assert run("versions").returncode == 0
+        shown = run("show", sid)
+        assert shown.returncode == 0 and json.loads(shown.stdout)["basic_info"]["title"] == "First", shown.stderr
+        for args in (("status",), ("ingest", str(folder), "--workers", "1"), ("tag", "nope"),
+                     ("serve", "--port", "1")):
+            _one_line_error(run(*args), "cannot be written", f"songlake {args[0]}")
+    finally:
+        for path in [lake.root, *lake.root.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+    assert Lake.open(lake.root).tags() == {}
+
+
+def test_a_locked_lake_is_explained_and_still_read(folder, tmp_path):
+    from songlake.jobs import ingest
+    from songlake.schema import Lake
+
+    lake = Lake.open(tmp_path / "lake", create=True)
+    ingest(lake, [folder / "first.mp3"], workers=1, separate=False)
+    env = {**os.environ, "SONGLAKE_LOCK_WAIT": "0.5"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "songlake.cli", *args, "--lake", str(lake.root)], env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    with lake.staging.lock():  # as a committer that hangs would hold it
+        for args in (("tag", "nope"), ("ingest", str(folder), "--workers", "1")):
+            done = run(*args)
+            assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+            assert "waiting up to 0.5 s" in done.stderr and f"process {os.getpid()}" in done.stderr
+            assert "is locked" in done.stderr.splitlines()[-1]
+        count = run("sql", "select count(*) as n from songs", "--format", "json")
+        assert json.loads(count.stdout) == [{"n": 1}]
+        assert run("status").returncode == 0
+    assert run("tag", "now-free").returncode == 0
