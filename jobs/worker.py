@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from songlake.jobs import commit
+from songlake.jobs.examine import sha256_of
 from songlake.jobs.ledger import HEARTBEAT_SECONDS, STAGED, STALE_SECONDS, WorkerInfo, pid_alive, worker_name
 from songlake.jobs.queue import GENRE_FLAG, SONG_STAGES, STAGES, Queue
 from songlake.jobs.stages import COLLECTION, set_worker, stage_run
@@ -202,11 +203,19 @@ def resume(queue: Queue, scan_lake: bool = True) -> ResumeReport:
 def _give_up(queue: Queue, stage: str, key: str, reason: str) -> None:
     writer = BatchWriter(Lake.open(queue.lake_root))
     if stage == "ingest":
-        writer.add("ingest_errors", {"filename": Path(key).name, "path": key, "file_sha256": None, "reason": reason,
-                                     "refused_at": datetime.now(timezone.utc)})
+        writer.add("ingest_errors", {"filename": Path(key).name, "path": key, "file_sha256": _sha_or_none(key),
+                                     "reason": reason, "refused_at": datetime.now(timezone.utc)})
     else:
         writer.add("stage_runs", stage_run(key, stage, "failed", reason=reason, attempts=MAX_CRASHES))
     writer.commit(stage, f"{stage}: gave up on {key}")
+
+
+def _sha_or_none(path: str) -> str | None:
+    """The file's hash, so an ingest driver finds this refusal by it (hashing reads, never decodes)."""
+    try:
+        return sha256_of(Path(path))
+    except OSError:
+        return None
 
 
 def _local_dead(worker: str) -> bool:

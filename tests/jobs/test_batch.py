@@ -15,6 +15,7 @@ import pytest
 from songlake.jobs import discover, ingest
 from songlake.jobs.batch import _account
 from songlake.jobs.queue import Queue
+from songlake.jobs.worker import _give_up
 from songlake.schema import Lake, connect
 from songlake.synth import encode, tag_id3
 
@@ -55,6 +56,10 @@ def test_files_without_an_outcome_are_classified_from_the_lake(lake, write, song
     # a song this report already counts as ingested (by another file) is present for the next one
     again = _account(lake, before, [str(during)], {sid["during.mp3"]})
     assert again[str(during)][0].status == "present"
+    # a file that killed its worker twice is refused by resume, and found by its hash
+    _give_up(Queue.open(lake.root, url=""), "ingest", str(never), "processing it killed the worker 2 times")
+    (outcome, _), = _account(lake, before, [str(never)], set()).values()
+    assert (outcome.status, outcome.detail) == ("refused", "processing it killed the worker 2 times")
 
 
 def _summary(stderr: str) -> tuple[int, int, int]:
