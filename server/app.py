@@ -2,9 +2,10 @@
 
 Long-lived pieces are opened once, in the lifespan, and handed to handlers by dependency
 injection: the lake gateway, the snapshot (a DuckDB copy of the lake kept current in the
-background), the job queue, the token and job stores, the watcher that settles upload jobs,
-and, when asked for (``workers``), worker processes that run the pipeline for uploads. Every
-error becomes a JSON answer in one place, without paths or tracebacks.
+background), the job queue, the token and job stores, the watcher that settles upload jobs and
+sweeps orphaned uploads (at start, then on a schedule), the gates that bound how many expensive
+requests run at once, and, when asked for (``workers``), worker processes that run the pipeline
+for uploads. Every error becomes a JSON answer in one place, without paths or tracebacks.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from songlake.jobs.queue import Queue
 from songlake.schema import Lake, LakeError
 from songlake.server import api, deps
 from songlake.server.auth import TokenStore
-from songlake.server.errors import ServerError
+from songlake.server import redact
+from songlake.server.errors import Busy, ServerError
+from songlake.server.limits import Gates
 from songlake.server.settings import ServerSettings
 from songlake.server.snapshot import Snapshot
 from songlake.server.uploads import JobStore, JobWatcher
@@ -51,13 +54,19 @@ def create_app(lake: str | Path | Lake, *, settings: ServerSettings | None = Non
         snapshot.refresh()
         snapshot.start(settings.snapshot_interval)
         jobs = JobStore(opened.root)
-        watcher = JobWatcher(jobs, queue).start()
+        scratch = {opened.root / "uploads": settings.upload_timeout + 60,  # older than any upload still arriving
+                   opened.root / "server" / "clips": settings.clip_timeout + 60}
+        watcher = JobWatcher(jobs, queue, scratch=scratch, sweep_every=settings.upload_sweep)
+        watcher.sweep(at_start=True)
+        watcher.start()
         pool = _start_workers(queue, workers)
+        gates = Gates(settings)
         app.state.update(lake=opened, queue=queue, snapshot=snapshot, jobs=jobs,
-                         tokens=TokenStore(opened.root), settings=settings)
+                         tokens=TokenStore(opened.root), settings=settings, gates=gates)
         try:
             yield
         finally:
+            gates.close()
             watcher.stop()
             snapshot.stop()
             if pool is not None:
@@ -79,7 +88,7 @@ def create_app(lake: str | Path | Lake, *, settings: ServerSettings | None = Non
         template_config=TemplateConfig(directory=ui.TEMPLATE_DIR, engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(title="songlake", version="1", path="/schema",
                                      description="SQL, similarity search, uploads and curation over a songlake lake."),
-        request_max_body_size=1 << 20,  # JSON bodies; uploads stream to disk with their own per-file limit
+        request_max_body_size=settings.json_max_kb * 1024,  # JSON bodies; uploads stream to disk with their own limits
         debug=False,
     )
 
@@ -123,13 +132,15 @@ def _error_response(request: Request, exc: Exception) -> Response:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         status, message = 500, "internal error: the server logged the details"
     headers = {"Content-Range": f"bytes */{exc.size}"} if hasattr(exc, "size") and status == 416 else None
-    return Response({"error": _scrub(message, request), "status": status}, status_code=status, headers=headers)
+    if isinstance(exc, Busy):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return Response({"error": _scrub(str(message), request), "status": status}, status_code=status, headers=headers)
 
 
 def _scrub(message: str, request: Request) -> str:
-    """Never show where the lake lives on the server's disk."""
+    """Never show where the lake, or any other folder, is on the server's disk."""
     try:
-        root = str(request.app.state.lake.root)
+        message = message.replace(str(request.app.state.lake.root), "<lake>")
     except (AttributeError, KeyError):
-        return message
-    return message.replace(root, "<lake>")
+        pass
+    return redact.text(message)

@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from songlake.jobs.queue import Queue
 from songlake.schema import Lake
 from songlake.server.auth import TokenStore
+from songlake.server.limits import Gates
 from songlake.server.settings import ServerSettings
 from songlake.server.snapshot import Snapshot
 from songlake.server.uploads import JobStore
@@ -23,4 +24,5 @@ SnapshotDep = NamedDependency[Snapshot]
 JobsDep = NamedDependency[JobStore]
 TokensDep = NamedDependency[TokenStore]
 SettingsDep = NamedDependency[ServerSettings]
-NAMES = ("lake", "queue", "snapshot", "jobs", "tokens", "settings")
+GatesDep = NamedDependency[Gates]
+NAMES = ("lake", "queue", "snapshot", "jobs", "tokens", "settings", "gates")

@@ -32,8 +32,24 @@ class NotFound(ServerError):
     status_code = 404
 
 
+class RequestTimeout(ServerError):
+    """The request's body did not arrive within the time allowed."""
+
+    status_code = 408
+
+
 class PayloadTooLarge(ServerError):
     status_code = 413
+
+
+class Busy(ServerError):
+    """Every slot for this kind of work is taken; the client may retry after `retry_after` s."""
+
+    status_code = 503
+
+    def __init__(self, message: str, retry_after: int = 1):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RangeNotSatisfiable(ServerError):

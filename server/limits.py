@@ -1,0 +1,102 @@
+"""How many expensive requests run at once: a gate per kind of work, and two lanes for SQL.
+
+A request that finds every slot of its gate taken waits up to the gate's `wait` seconds, then
+gets 503 with Retry-After instead of piling up: with the slots bounded, the server's memory and
+CPU under a flood of hostile requests are those of `slots` requests, and the cheap reads keep
+their speed.
+
+User SQL takes two lanes (``SqlLanes``), because a query's cost is known only by running it:
+every query starts in the quick lane with a short budget (SONGLAKE_SQL_QUICK_SECONDS); the few
+still running then are stopped and run again in the slow lane, whose few slots run on threads
+of low CPU priority. So a quick query never waits behind slow ones, and slow ones (a hostile
+client's among them) take turns, without starving the rest of the server of CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Callable, TypeVar
+
+import anyio
+
+from songlake.server.errors import Busy
+from songlake.server.sandbox import Overtime
+
+T = TypeVar("T")
+SLOW_NICE = 10  # how much lower the slow lane's threads run (Linux thread niceness)
+
+
+class Gate:
+    """At most `slots` holders at once; a caller waits at most `wait` s for a slot, then Busy."""
+
+    def __init__(self, what: str, slots: int, wait: float):
+        self.what = what
+        self.slots = slots
+        self.wait = wait
+        self._semaphore: anyio.Semaphore | None = None  # made on first use, inside the event loop
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self._semaphore is None:
+            self._semaphore = anyio.Semaphore(self.slots)
+        try:
+            with anyio.fail_after(self.wait):
+                await self._semaphore.acquire()
+        except TimeoutError:
+            raise Busy(f"the server is busy: {self.slots} {self.what} already running; try again shortly",
+                       retry_after=math.ceil(self.wait)) from None
+        try:
+            yield
+        finally:
+            self._semaphore.release()
+
+
+class SqlLanes:
+    """The quick lane and the slow lane of user SQL (see the module's docstring)."""
+
+    def __init__(self, quick: int, slow: int, quick_seconds: float, wait: float):
+        self.quick = Gate("SQL queries", quick, wait)
+        self.slow = Gate("slow SQL queries", slow, wait)
+        self.quick_seconds = quick_seconds
+        self._slow_threads = ThreadPoolExecutor(slow, thread_name_prefix="songlake-slow-sql",
+                                                initializer=_lower_priority)
+
+    async def run(self, work: Callable[[float | None], T]) -> T:
+        """work(budget) in the quick lane with budget quick_seconds; when it raises Overtime,
+        work(None) again in the slow lane."""
+        async with self.quick.slot():
+            try:
+                return await anyio.to_thread.run_sync(work, self.quick_seconds)
+            except Overtime:
+                pass
+        async with self.slow.slot():
+            # Its own threads, so their low priority never reaches other work. A cancelled
+            # request leaves the query to end at its time limit; the pool's size still bounds them.
+            return await asyncio.wrap_future(self._slow_threads.submit(work, None))
+
+    def close(self) -> None:
+        self._slow_threads.shutdown(wait=False, cancel_futures=True)
+
+
+def _lower_priority() -> None:
+    try:  # on Linux, a thread id as the "process" sets that thread's niceness only
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SLOW_NICE)
+    except (OSError, AttributeError):
+        pass
+
+
+class Gates:
+    """The server's gates, sized from its settings: user SQL (two lanes) and clip embedding."""
+
+    def __init__(self, settings):
+        self.sql = SqlLanes(settings.sql_concurrency, settings.sql_slow_concurrency, settings.sql_quick_seconds,
+                            settings.sql_timeout)
+        self.clips = Gate("clip searches", settings.clip_concurrency, settings.clip_timeout)
+
+    def close(self) -> None:
+        self.sql.close()
