@@ -3,8 +3,9 @@
 It puts together what the handlers read through, each a module of its own:
 
 - the lake held as native DuckDB tables and kept current by the read gateway
-  (schema.materialized), on a database locked down for untrusted SQL;
-- untrusted SQL (server.sandbox): one read-only SELECT, a time limit, a row cap;
+  (schema.materialized), on a database locked down for untrusted SQL, with the file paths the
+  lake records redacted on their way in (server.redact);
+- untrusted SQL (server.sandbox): one read-only SELECT, a time limit, a row and a byte cap;
 - similarity with titles and artists (server.similarity), over the gateway's vector index;
 - the collection report, once per version (server.report_cache);
 - results for the wire (server.encoding).
@@ -22,7 +23,7 @@ import pyarrow as pa
 
 from songlake.schema.lake import Lake
 from songlake.schema.materialized import Materialized
-from songlake.server import similarity
+from songlake.server import redact, similarity
 from songlake.server.report_cache import ReportCache
 from songlake.server.sandbox import UserResult, lock_down, run_user_sql
 
@@ -36,7 +37,7 @@ class Snapshot:
     def __init__(self, lake: Lake, *, memory_limit: str = "4GB", threads: int | None = None):
         self.lake = lake
         self._lock_down = partial(lock_down, memory_limit=memory_limit, threads=threads)
-        self.copy = Materialized(lake, prepare=self._lock_down)
+        self.copy = Materialized(lake, prepare=self._lock_down, conform=redact.rows)
         self._reports = ReportCache(self.copy)
 
     # --- freshness ---------------------------------------------------------------------------
@@ -82,10 +83,12 @@ class Snapshot:
         """A trusted internal query ($1, $2 ... parameters) on the held version, as Arrow."""
         return self.copy.run(sql, max_rows, params)
 
-    def run_user_sql(self, sql: str, *, max_rows: int, timeout: float,
-                     version: int | str | None = None) -> UserResult:
+    def run_user_sql(self, sql: str, *, max_rows: int, timeout: float, version: int | str | None = None,
+                     max_bytes: int = 32 << 20, deadline: float | None = None,
+                     budget: float | None = None) -> UserResult:
         """One read-only SELECT from a user (server.sandbox), at the held version or at `version`."""
-        return run_user_sql(self.copy, sql, max_rows=max_rows, timeout=timeout, version=version, lock=self._lock_down)
+        return run_user_sql(self.copy, sql, max_rows=max_rows, timeout=timeout, version=version,
+                            lock=self._lock_down, max_bytes=max_bytes, deadline=deadline, budget=budget)
 
     def similar(self, song_id: str, k: int = 10) -> list[dict]:
         """The k songs nearest to song_id by embedding (cosine), best first, with title and artist."""

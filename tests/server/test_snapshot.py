@@ -7,6 +7,7 @@ import csv
 import importlib.util
 import io
 import json
+import re
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -312,6 +313,70 @@ def test_a_query_at_an_older_version_reads_the_lake_as_it_was(lake, snap):
         snap.run_user_sql("SELECT 1", max_rows=10, timeout=5, version=999)
 
 
+def test_answers_are_cut_at_the_byte_cap_too(snap):
+    wide = "SELECT i, repeat('x', 10000) AS s FROM range(1000) t(i)"  # ~10 MB of rows
+    cut = snap.run_user_sql(wide, max_rows=1000, timeout=5, max_bytes=1 << 20)
+    assert cut.truncated and 0 < cut.table.num_rows < 1000 and cut.table.nbytes <= 1 << 20
+    assert cut.table.column("i").to_pylist() == list(range(cut.table.num_rows))  # the first rows, in order
+    whole = snap.run_user_sql(wide, max_rows=1000, timeout=5, max_bytes=64 << 20)
+    assert not whole.truncated and whole.table.num_rows == 1000
+    with pytest.raises(errors.PayloadTooLarge, match="first row"):
+        snap.run_user_sql("SELECT repeat('x', 2000000) AS s", max_rows=10, timeout=5, max_bytes=1 << 20)
+
+
+def test_the_time_limit_holds_while_rows_stream(snap):
+    started = time.perf_counter()  # rows come, slowly: DuckDB's interrupt reaches the Arrow stream
+    with pytest.raises(errors.QueryTimeout, match="longer than 1 s"):
+        snap.run_user_sql("SELECT i FROM range(100000000000) t(i) WHERE i % 1000000007 = 0", max_rows=1000, timeout=1)
+    assert time.perf_counter() - started < 3
+
+
+@pytest.mark.parametrize("version", [[1], {"v": 1}, 1.5, True, "", "t" * 201])
+def test_a_version_that_is_not_a_number_or_a_tag_is_refused(snap, version):
+    with pytest.raises(errors.BadRequest, match="version is a lake version number"):
+        snap.run_user_sql("SELECT 1", max_rows=1, timeout=5, version=version)
+
+
+def test_the_temp_folder_and_the_settings_name_no_folder(snap, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # DuckDB's default temp folder is .tmp under the working folder
+    (tmp_path / ".tmp").mkdir()
+    (tmp_path / ".tmp" / "x").write_text("secret")
+    fresh = Snapshot(snap.lake, memory_limit="1GB", threads=2)
+    try:
+        with pytest.raises(errors.Forbidden):
+            fresh.run_user_sql("SELECT * FROM read_text('.tmp/x')", max_rows=10, timeout=5)
+        settings = fresh.run_user_sql("SELECT name, value FROM duckdb_settings()", max_rows=1000, timeout=5)
+        assert not [row for row in settings.table.to_pylist()  # a folder anywhere: '/x', '[/x/]'
+                    if str(tmp_path) in (row["value"] or "") or re.search(r"(^|[\[ ,])/", row["value"] or "")]
+    finally:
+        fresh.stop()
+
+
+def test_file_paths_never_reach_the_copy(lake, snap):
+    private = "/srv/music-server/lake/uploads/0a1b2c"
+    writer = BatchWriter(lake)
+    writer.add("ingest_errors", {"filename": "bad.mp3", "path": f"{private}/bad.mp3", "file_sha256": None,
+                                 "reason": f"cannot decode '{private}/bad.mp3': invalid data",
+                                 "refused_at": datetime.now(timezone.utc)})
+    song = snap.read("SELECT song_id FROM songs LIMIT 1").column(0)[0].as_py()
+    writer.add("stage_runs", {"song_id": song, "stage": "analyze", "status": "failed",
+                              "reason": f"OSError: {private}/bad.mp3 vanished", "finished_at": datetime.now(timezone.utc)})
+    writer.commit("ingest", f"ingest: gave up on {private}/bad.mp3")
+    snap.refresh()
+    queries = ["SELECT * FROM ingest_errors", "SELECT * FROM lake_ingest_errors", "SELECT * FROM lake_stage_runs",
+               "SELECT * FROM lake_commits", "SELECT path FROM lake_tracks", "SELECT * FROM lake_versions"]
+    for version in (None, snap.version - 1, snap.version):
+        for query in queries:
+            try:
+                shown = snap.run_user_sql(query, max_rows=10_000, timeout=10, version=version).table.to_pylist()
+            except errors.BadRequest:  # the table did not exist at that version
+                continue
+            assert "/srv" not in str(shown), (version, query)
+    errors_now = snap.run_user_sql("SELECT filename, reason, path FROM ingest_errors", max_rows=10, timeout=5)
+    assert errors_now.table.to_pylist() == [{"filename": "bad.mp3", "reason": "cannot decode 'bad.mp3': invalid data",
+                                              "path": None}]
+
+
 # --- encoding ----------------------------------------------------------------------------------
 
 ODD = ("SELECT 1 AS i, 'a,b\"c' AS s, 'nan'::DOUBLE AS x, [1.5, 'inf'::DOUBLE, NULL] AS l, {'k': 2} AS st, "
@@ -320,20 +385,20 @@ ODD = ("SELECT 1 AS i, 'a,b\"c' AS s, 'nan'::DOUBLE AS x, [1.5, 'inf'::DOUBLE, N
 
 
 def test_json_encoding_is_json_safe(snap):
-    body = encode(snap.run_user_sql(ODD, max_rows=10, timeout=5), "json")
+    body = json.loads(encode(snap.run_user_sql(ODD, max_rows=10, timeout=5), "json").body)
     assert body["columns"] == ["i", "s", "x", "l", "st", "t", "d", "z", "b", "m", "blob"]
     assert body["rows"] == [[1, 'a,b"c', None, [1.5, None, None], {"k": 2}, "2024-01-02T03:04:05.123456+00:00",
                              "2024-01-02", None, True, 2.5, "YWI="]]
     assert body["row_count"] == 1 and body["truncated"] is False and body["version"] == snap.version
     json.dumps(body, allow_nan=False)  # strict JSON: no NaN, no datetime objects
-    songs = encode(snap.run_user_sql("SELECT * FROM songs", max_rows=20, timeout=5), "json")
+    songs = json.loads(encode(snap.run_user_sql("SELECT * FROM songs", max_rows=20, timeout=5), "json").body)
     json.dumps(songs, allow_nan=False)
     assert songs["truncated"] is True and len(songs["rows"]) == 20
     assert isinstance(songs["rows"][0][songs["columns"].index("chords")][0], dict)
 
 
 def test_csv_encoding_puts_nested_values_as_json_text(snap):
-    body = encode(snap.run_user_sql(ODD, max_rows=10, timeout=5), "csv")
+    body = encode(snap.run_user_sql(ODD, max_rows=10, timeout=5), "csv").body
     header, row = list(csv.reader(io.StringIO(body.decode("utf-8"))))
     assert header[:4] == ["i", "s", "x", "l"]
     assert row[:9] == ["1", 'a,b"c', "", "[1.5,null,null]", '{"k":2}', "2024-01-02T03:04:05.123456+00:00",
@@ -342,13 +407,34 @@ def test_csv_encoding_puts_nested_values_as_json_text(snap):
 
 def test_arrow_encoding_round_trips(snap):
     result = snap.run_user_sql("SELECT song_id, bpm, beats, chords FROM songs ORDER BY song_id", max_rows=50, timeout=5)
-    reader = pa.ipc.open_stream(encode(result, "arrow"))
+    reader = pa.ipc.open_stream(encode(result, "arrow").body)
     table = reader.read_all()
     assert table.equals(result.table)
     assert table.schema.metadata[b"songlake.truncated"] == b"true"
     assert table.schema.metadata[b"songlake.version"] == str(snap.version).encode()
     with pytest.raises(errors.BadRequest, match="json, csv, arrow"):
         encode(result, "xml")
+
+
+def test_encoded_answers_stay_under_the_byte_cap(snap):
+    result = snap.run_user_sql("SELECT i, repeat('y', 1000) AS s FROM range(5000) t(i)", max_rows=5000, timeout=5)
+    for fmt in ("json", "csv"):
+        encoded = encode(result, fmt, max_bytes=100_000)
+        assert len(encoded.body) <= 100_000 and encoded.truncated and 0 < encoded.rows < 5000
+    body = json.loads(encode(result, "json", max_bytes=100_000).body)
+    assert body["truncated"] is True and body["row_count"] == len(body["rows"])
+    assert [row[0] for row in body["rows"]] == list(range(body["row_count"]))
+    assert len(encode(result, "json").body) > 5_000_000  # no cap asked for: all rows
+
+
+def test_encoding_past_the_deadline_is_a_timeout(snap):
+    from dataclasses import replace
+
+    result = snap.run_user_sql("SELECT * FROM range(5000)", max_rows=5000, timeout=5)
+    late = replace(result, deadline=time.monotonic() - 1)
+    for fmt in ("json", "csv", "arrow"):
+        with pytest.raises(errors.QueryTimeout):
+            encode(late, fmt)
 
 
 # --- similarity --------------------------------------------------------------------------------
