@@ -22,6 +22,9 @@ SORTABLE = frozenset(name for name, _ in COLUMNS) | {"ingested_at", "genre_confi
 _TEXT_COLUMNS = ("title", "artist", "album", "filename", "song_id")
 
 
+MAX_PAGE = 10_000_000  # keeps OFFSET inside DuckDB's BIGINT whatever page a URL names
+
+
 @dataclass(frozen=True)
 class LibraryFilter:
     """One view of the library: what to match, how to order, which page."""
@@ -42,7 +45,7 @@ class LibraryFilter:
             object.__setattr__(self, "sort", "title")
         if self.order not in ("asc", "desc"):
             object.__setattr__(self, "order", "asc")
-        object.__setattr__(self, "page", max(1, int(self.page)))
+        object.__setattr__(self, "page", min(max(1, int(self.page)), MAX_PAGE))  # a page past the end is empty
         object.__setattr__(self, "q", self.q.strip())
 
     def where(self) -> tuple[str, list]:

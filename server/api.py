@@ -10,27 +10,30 @@ turns them into JSON.
 from __future__ import annotations
 
 import math
-import tempfile
+import shutil
+import time
+import uuid
 from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
 import numpy as np
 from litestar import Controller, Request, Response, get, patch, post
+from litestar.exceptions import InternalServerException
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from songlake.jobs.queue import Queue
 from songlake.schema import Lake, LakeError
-from songlake.server import media
+from songlake.server import media, redact
 from songlake.server.auth import caller, require_reader, require_token
-from songlake.server.deps import JobsDep, LakeDep, QueueDep, SettingsDep, SnapshotDep
+from songlake.server.clip import clip_vector
+from songlake.server.deps import GatesDep, JobsDep, LakeDep, QueueDep, SettingsDep, SnapshotDep
 from songlake.server.encoding import FORMATS, encode
-from songlake.server.errors import BadRequest, NotFound, PayloadTooLarge
-from songlake.server.settings import ServerSettings
+from songlake.server.errors import BadRequest, NotFound, PayloadTooLarge, RequestTimeout
+from songlake.server.sandbox import check_version
 from songlake.server.snapshot import Snapshot
-from songlake.server.uploads import JobStore, Upload, probe, receive
+from songlake.server.uploads import JobStore, Upload, discard, probe, receive
 
 # The columns GET /songs answers with: the scalar ones, so a page of songs stays small.
 LIST_COLUMNS = ("song_id", "title", "artist", "album", "year", "duration", "bpm", "key", "key_confidence",
@@ -40,14 +43,27 @@ LIST_COLUMNS = ("song_id", "title", "artist", "album", "year", "duration", "bpm"
 SORTABLE = frozenset(LIST_COLUMNS) - {"ingested_at"} | {"ingested_at", "progression_complexity",
                                                         "syncopation_index", "rhythmic_complexity", "clipping_ratio"}
 MAX_PAGE = 500
-AUDIO_CLIP_LIMIT = 50 * 1024 * 1024  # bytes of a clip sent to POST /search/similar
+MAX_OFFSET = 1_000_000_000  # GET /songs: past any collection's end, and far inside DuckDB's BIGINT
+MAX_VERSION = 1 << 53
 
 
 def _boundary(request: Request) -> bytes:
     content_type, options = request.content_type
-    if content_type != "multipart/form-data" or not options.get("boundary"):
+    boundary = options.get("boundary", "")
+    if content_type != "multipart/form-data" or not 0 < len(boundary) <= 200:
         raise BadRequest("send the files as multipart/form-data")
-    return options["boundary"].encode()
+    return boundary.encode("utf-8", "replace")
+
+
+async def _receive(request: Request, folder, max_bytes: int, timeout: float, **options) -> Upload:
+    """The multipart body, within `timeout` s; a body that is cut or late keeps no file."""
+    try:
+        with anyio.fail_after(timeout):
+            return await receive(request.stream(), _boundary(request), folder, max_bytes, **options)
+    except TimeoutError:
+        raise RequestTimeout(f"the upload did not arrive within {timeout:g} s; nothing was kept") from None
+    except InternalServerException:  # Litestar's word for a client that went away mid-body
+        raise BadRequest("the connection closed before the upload was complete; nothing was kept") from None
 
 
 class SongsController(Controller):
@@ -58,15 +74,21 @@ class SongsController(Controller):
     async def upload(self, request: Request, lake: LakeDep, queue: QueueDep, jobs: JobsDep, snapshot: SnapshotDep,
                      settings: SettingsDep) -> Response[dict]:
         """Upload audio files (multipart, the field `files` once per file; optional text fields
-        `license` and `source`). Answers 202 with one job per file; GET /jobs/{id} follows it."""
-        folder = lake.root / "uploads"
-        upload = await receive(request.stream(), _boundary(request), folder, settings.upload_max_bytes)
-        if not upload.files:
-            raise BadRequest("no files: send each file in a multipart field named 'files'")
-        for got in upload.files:
-            await anyio.to_thread.run_sync(probe, got)
-        author = caller(request)
-        answer = await anyio.to_thread.run_sync(_queue_upload, lake, queue, jobs, upload, author)
+        `license` and `source`). Answers 202 with one job per file; GET /jobs/{id} follows it.
+        A request that is refused as a whole, cut or late keeps none of its files."""
+        upload = await _receive(request, lake.root / "uploads", settings.upload_max_bytes, settings.upload_timeout,
+                                max_files=settings.upload_max_files)
+        try:
+            if not upload.files:
+                raise BadRequest("no files: send each file in a multipart field named 'files'")
+            for got in upload.files:
+                await anyio.to_thread.run_sync(probe, got)
+            author = caller(request)
+            answer = await anyio.to_thread.run_sync(_queue_upload, lake, queue, jobs, upload, author)
+        except BaseException:  # not queued: nothing of it stays
+            for got in upload.files:
+                discard(got)
+            raise
         if any(g.reason for g in upload.files):  # the refusals were committed: let the caller read them
             await anyio.to_thread.run_sync(snapshot.refresh)
         accepted = [j for j in answer if j["status"] == "queued"]
@@ -85,7 +107,8 @@ class SongsController(Controller):
         bpm_min: float | None = None, bpm_max: float | None = None,
         year_min: int | None = None, year_max: int | None = None,
         sort: str = "title", order: Literal["asc", "desc"] = "asc",
-        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50, offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict:
         """Songs with filters, sorting and paging: {songs, total, limit, offset, version}."""
         if sort not in SORTABLE:
@@ -248,33 +271,30 @@ class SearchController(Controller):
     tags = ["search"]
 
     @post("/similar", guards=[require_reader], request_max_body_size=None, status_code=200)
-    async def similar_to_clip(self, request: Request, snapshot: SnapshotDep,
-                              k: Annotated[int, Parameter(ge=1, le=100)] = 10) -> dict:
-        """Songs like an uploaded clip (multipart, the field `files`): the clip is embedded the
-        way songs are, and the nearest songs by cosine similarity are returned."""
-        with tempfile.TemporaryDirectory(prefix="songlake-clip-") as folder:
-            upload = await receive(request.stream(), _boundary(request), Path(folder), AUDIO_CLIP_LIMIT)
+    async def similar_to_clip(self, request: Request, lake: LakeDep, snapshot: SnapshotDep, settings: SettingsDep,
+                              gates: GatesDep, k: Annotated[int, Parameter(ge=1, le=100)] = 10) -> dict:
+        """Songs like an uploaded clip (multipart, the field `files`, one file): its first
+        SONGLAKE_CLIP_MAX_SECONDS are embedded the way songs are, and the nearest songs by cosine
+        similarity are returned, with how much of the clip was used."""
+        folder = lake.root / "server" / "clips" / uuid.uuid4().hex
+        try:
+            started = time.monotonic()
+            upload = await _receive(request, folder, settings.clip_max_bytes, settings.clip_timeout,
+                                    max_files=1, whole=True)
             if len(upload.files) != 1:
-                raise BadRequest("send exactly one audio clip in the multipart field 'files'")
+                raise BadRequest("send one audio clip in the multipart field 'files'")
             got = upload.files[0]
-            if got.too_large:
-                raise PayloadTooLarge(f"the clip is larger than {AUDIO_CLIP_LIMIT >> 20} MB")
-            vector = await anyio.to_thread.run_sync(_clip_vector, got)
-        found = await anyio.to_thread.run_sync(lambda: snapshot.similar_to_vector(vector, k))
-        return {"similar": _json_value(found), "version": snapshot.version}
-
-
-def _clip_vector(got) -> np.ndarray:
-    from songlake.udfs.audio import UnreadableAudio, decode
-    from songlake.udfs.embedding import ANALYSIS_RATE, embed
-
-    if got.reason:
-        raise BadRequest(f"{got.filename}: {got.reason}")
-    try:
-        audio = decode(got.path.read_bytes())
-        return np.asarray(embed(audio.mono_at(ANALYSIS_RATE)).vector, dtype=np.float32)
-    except (UnreadableAudio, ValueError) as exc:
-        raise BadRequest(f"{got.filename}: {exc}") from None
+            if got.reason:
+                raise BadRequest(f"{got.filename}: {got.reason}")
+            async with gates.clips.slot():
+                clip = await anyio.to_thread.run_sync(lambda: clip_vector(
+                    got.path, got.filename, max_seconds=settings.clip_max_seconds,
+                    deadline=started + settings.clip_timeout))
+        finally:
+            await anyio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
+        found = await anyio.to_thread.run_sync(lambda: snapshot.similar_to_vector(clip.vector, k))
+        return {"similar": _json_value(found), "version": snapshot.version,
+                "clip_seconds": round(clip.seconds, 3), "clip_whole": clip.whole}
 
 
 class SqlController(Controller):
@@ -282,23 +302,42 @@ class SqlController(Controller):
     tags = ["sql"]
 
     @post("/", guards=[require_reader], status_code=200)
-    async def sql(self, data: JSONBody[dict[str, Any]], snapshot: SnapshotDep, settings: SettingsDep) -> Response:
+    async def sql(self, data: JSONBody[dict[str, Any]], snapshot: SnapshotDep, settings: SettingsDep,
+                  gates: GatesDep) -> Response:
         """Read-only SQL over the views: {"sql": "...", "format": "json" | "csv" | "arrow",
-        "version": N or "tag" (optional), "max_rows": N (optional, at most the server's cap)}."""
+        "version": N or "tag" (optional), "max_rows": N (optional, at most the server's cap)}.
+        The answer is cut at SONGLAKE_SQL_MAX_ROWS rows or SONGLAKE_SQL_MAX_MB (``truncated``)."""
         query, fmt = data.get("sql"), data.get("format", "json")
         if not isinstance(query, str) or not query.strip():
             raise BadRequest('send {"sql": "SELECT ...", "format": "json"}')
         if not isinstance(fmt, str) or fmt not in FORMATS:
-            raise BadRequest(f"format is json, csv or arrow, not {fmt!r}")
-        max_rows = data.get("max_rows") or settings.sql_max_rows
-        if not isinstance(max_rows, int) or max_rows < 1:
+            raise BadRequest(f"format is json, csv or arrow, not {str(fmt)[:40]!r}")
+        max_rows = data.get("max_rows")
+        if max_rows is None:
+            max_rows = settings.sql_max_rows
+        elif isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
             raise BadRequest("max_rows must be a positive whole number")
-        version = data.get("version")
-        result = await anyio.to_thread.run_sync(lambda: snapshot.run_user_sql(
-            query, max_rows=min(max_rows, settings.sql_max_rows), timeout=settings.sql_timeout, version=version))
-        body = encode(result, fmt)
-        headers = {"X-Songlake-Version": str(result.version), "X-Songlake-Truncated": str(result.truncated).lower()}
-        return Response(body, media_type=FORMATS[fmt], headers=headers)
+        version = check_version(data.get("version"))
+        if isinstance(version, int) and not 0 < version <= MAX_VERSION:
+            raise NotFound(f"no version {version}: lake versions are numbered from 1")
+
+        spent = 0.0  # seconds run in the quick lane: they count against the time limit in the slow one
+
+        def run(budget: float | None):
+            nonlocal spent
+            started = time.monotonic()
+            try:
+                result = snapshot.run_user_sql(
+                    query, max_rows=min(max_rows, settings.sql_max_rows), timeout=settings.sql_timeout,
+                    version=version, max_bytes=settings.sql_max_bytes,
+                    deadline=started + settings.sql_timeout - spent, budget=budget)
+                return result, encode(result, fmt, settings.sql_max_bytes)
+            finally:
+                spent += time.monotonic() - started
+
+        result, encoded = await gates.sql.run(run)
+        headers = {"X-Songlake-Version": str(result.version), "X-Songlake-Truncated": str(encoded.truncated).lower()}
+        return Response(encoded.body, media_type=FORMATS[fmt], headers=headers)
 
 
 class ReportController(Controller):
@@ -325,12 +364,13 @@ class LakeController(Controller):
     @get("/versions", guards=[require_reader])
     async def versions(self, lake: LakeDep,
                        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
-                       before: Annotated[int | None, Parameter(ge=1)] = None) -> dict:
+                       before: Annotated[int | None, Parameter(ge=1, le=MAX_VERSION)] = None) -> dict:
         """The lake's history, newest first, one page at a time: what made each version and its
         tags. ``next_before`` pages back (null on the last page)."""
         history = await anyio.to_thread.run_sync(lambda: lake.history(limit, before))
         oldest = history[-1].version if history else None
-        return {"versions": _json_value([asdict(v) for v in history]),
+        versions = [asdict(v) | {"message": redact.text(v.message)} for v in history]
+        return {"versions": _json_value(versions),
                 "next_before": oldest if oldest is not None and oldest > 1 else None}
 
 

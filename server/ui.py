@@ -34,8 +34,8 @@ from litestar.router import Router
 from litestar.static_files import create_static_files_router
 
 from songlake.schema import Lake
-from songlake.server import _ui_charts as charts
-from songlake.server._ui_library import COLUMNS, PAGE_SIZE, STEMS_STATUSES, LibraryFilter, display_row
+from songlake.server import _ui_charts as charts, redact
+from songlake.server._ui_library import COLUMNS, MAX_PAGE, PAGE_SIZE, STEMS_STATUSES, LibraryFilter, display_row
 from songlake.server._ui_song import KEYS, song_context
 from songlake.server.auth import COOKIE, caller, require_reader
 from songlake.server.errors import NotFound, ServerError, Unauthorized
@@ -129,7 +129,7 @@ class UIController(Controller):
     @get("/ui/annotate", guards=[require_reader], sync_to_thread=True)
     def annotate(self, request: Request, snapshot: NamedDependency[Snapshot], page: FromQuery[int] = 1) -> Template:
         version = snapshot.version
-        page = max(1, page)
+        page = min(max(1, page), MAX_PAGE)
         total = snapshot.read("SELECT count(*) FROM annotation_queue").column(0)[0].as_py()
         rows = snapshot.read(
             "SELECT s.song_id, s.title, s.artist, s.filename, s.year, s.license, s.primary_genre, "
@@ -189,7 +189,7 @@ def _error_page(request: Request, exc: ServerError) -> Response:
         return Redirect(f"/ui/login?next={quote(request.url.path + ('?' + request.url.query if request.url.query else ''))}")
     return Template("error.html", status_code=exc.status_code,
                     context={"section": "", "user": None, "version": None, "path": request.url.path,
-                             "status": exc.status_code, "message": str(exc)})
+                             "status": exc.status_code, "message": redact.text(str(exc))})
 
 
 def _local(target: str) -> str:

@@ -5,13 +5,20 @@ fields ``license`` and ``source`` apply to the batch) and writes each file strai
 folder under ``LAKE/uploads/<job id>/``, counting bytes against the per-file limit, so memory
 holds one network chunk at a time whatever the upload's size. A file's name is reduced to a
 plain file name (no folders, no dots in front, no control characters): a name cannot choose
-where the file lands. Each saved file is then checked by decoding its first frames with FFmpeg,
-whatever its extension says; a refused file (empty, over the limit, not audio) gets a job that
+where the file lands; a name longer than MAX_NAME_BYTES is refused (file systems stop at 255).
+Each saved file is then checked by decoding its first frames with FFmpeg, whatever its
+extension says; a refused file (empty, over the limit, not audio, badly named) gets a job that
 says why, a row in ``ingest_errors``, and is deleted.
+
+All or nothing: a request that does not arrive whole (too many files, a malformed body, the
+connection cut, the time limit passed) keeps none of its files, and a file is kept only while
+its job waits for ingest. ``sweep`` removes whatever no waiting job owns, at start and on a
+schedule (JobWatcher), so a crash between writing and queueing orphans nothing for long.
 
 Accepted files go to the ingest queue like ``songlake ingest`` does. The ``JobStore`` (SQLite in
 ``LAKE/server/jobs.db``) remembers each file's job; ``JobWatcher`` collects the ingest outcomes
-from Huey's results, records them, and deletes the uploaded copy once the lake holds the original.
+from Huey's results, records them (reasons without the server's folders: server.redact), and
+deletes the uploaded copy once the lake holds the original.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import re
 import shutil
 import sqlite3
 import threading
+import time
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
@@ -32,10 +40,14 @@ from typing import AsyncIterator
 import av
 from multipart import MultipartSegment, ParserError, PushMultipartParser
 
-from songlake.server.errors import BadRequest
+from songlake.server import redact
+from songlake.server.errors import BadRequest, PayloadTooLarge
+from songlake.udfs.audio import SUPPORTED_FORMATS
 
 log = logging.getLogger(__name__)
-MAX_FILES = 100  # files per request
+MAX_FILES = 100  # files per request, unless the caller says otherwise (settings.upload_max_files)
+MAX_NAME_BYTES = 200  # a saved file's name, UTF-8 (file systems allow 255; the name is refused past this)
+_PARTIAL = ".partial"  # a file's bytes while they arrive, renamed to its name when whole
 _NAME = re.compile(r"[^\w.\-()+ ,&']+")
 
 
@@ -46,7 +58,7 @@ def safe_name(name: str | None) -> str:
     name = name.replace("\\", "/").split("/")[-1]
     name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
     name = _NAME.sub("_", name).strip(" .")
-    return name[:200] or "upload"
+    return name or "upload"
 
 
 @dataclass
@@ -69,16 +81,24 @@ class Upload:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-async def receive(stream: AsyncIterator[bytes], boundary: bytes, folder: Path, max_bytes: int) -> Upload:
-    """Parse a multipart body from its stream, writing each `files` part to folder/<job>/<name>."""
+async def receive(stream: AsyncIterator[bytes], boundary: bytes, folder: Path, max_bytes: int, *,
+                  max_files: int = MAX_FILES, whole: bool = False) -> Upload:
+    """Parse a multipart body from its stream, writing each `files` part to folder/<job>/<name>.
+
+    A file over max_bytes is refused (its bytes are read and dropped) and the others go on;
+    with ``whole`` (one clip, nothing to go on with) it ends the request at once with
+    PayloadTooLarge. More than max_files files is BadRequest before the extra one is written.
+    Whatever ends the request early (those, a malformed body, the connection cut, a time limit
+    around the call) removes every file it wrote."""
     upload = Upload()
+    written: list[Path] = []  # the job folders this request made
     current: Received | None = None
     handle = None
     digest = None
     text: bytearray | None = None
     name = ""
     try:
-        with PushMultipartParser(boundary, max_segment_count=MAX_FILES + 10) as parser:
+        with PushMultipartParser(boundary, max_segment_count=max_files + 10) as parser:
             async for chunk in stream:
                 for part in parser.parse(chunk):
                     if isinstance(part, MultipartSegment):
@@ -86,16 +106,21 @@ async def receive(stream: AsyncIterator[bytes], boundary: bytes, folder: Path, m
                         if part.filename is not None or name == "files":
                             if name != "files":
                                 raise BadRequest(f"upload files in the field 'files', not {name!r}")
-                            if len(upload.files) >= MAX_FILES:
-                                raise BadRequest(f"at most {MAX_FILES} files per request")
-                            job = uuid.uuid4().hex
-                            current = Received(job, safe_name(part.filename), part.filename or "")
-                            target = folder / job
-                            target.mkdir(parents=True)
-                            current.path = target / current.filename
-                            handle = open(target / f".{current.filename}.partial", "wb")
-                            digest = hashlib.sha256()
+                            if len(upload.files) >= max_files:
+                                raise BadRequest(f"at most {max_files} file{'s' if max_files > 1 else ''} per request: "
+                                                 f"nothing was kept; send the rest in another request")
+                            current = Received(uuid.uuid4().hex, safe_name(part.filename), part.filename or "")
                             upload.files.append(current)
+                            if len(current.filename.encode("utf-8")) > MAX_NAME_BYTES:
+                                current.reason = (f"the file name is longer than {MAX_NAME_BYTES} bytes "
+                                                  f"({len(current.filename.encode('utf-8'))}); rename it and send it again")
+                            else:
+                                target = folder / current.job_id
+                                target.mkdir(parents=True)
+                                written.append(target)
+                                current.path = target / current.filename
+                                handle = open(target / _PARTIAL, "wb")
+                                digest = hashlib.sha256()
                         else:
                             text = bytearray()
                     elif part:  # a chunk of the current part's body
@@ -103,6 +128,9 @@ async def receive(stream: AsyncIterator[bytes], boundary: bytes, folder: Path, m
                             current.size += len(part)
                             if current.size > max_bytes:
                                 current.too_large = True
+                                if whole:
+                                    raise PayloadTooLarge(f"{current.filename} is larger than the limit of "
+                                                          f"{max_bytes / 1048576:g} MB")
                             elif handle is not None:
                                 handle.write(part)
                                 digest.update(part)
@@ -117,57 +145,101 @@ async def receive(stream: AsyncIterator[bytes], boundary: bytes, folder: Path, m
                             upload.fields[name] = text.decode("utf-8", "replace")
                         current, handle, digest, text = None, None, None, None
     except ParserError as exc:
+        _remove(written, handle)
         raise BadRequest(f"the body is not valid multipart/form-data: {exc}") from None
-    finally:
-        if handle is not None:  # the body ended inside a file
-            handle.close()
-            if current is not None and current.reason is None:
-                current.reason = "the upload ended before the file did (connection cut?)"
-                _discard(current)
+    except BaseException:  # refused, cut, timed out or cancelled: nothing of it stays
+        _remove(written, handle)
+        raise
     return upload
 
 
+def _remove(folders: list[Path], handle) -> None:
+    if handle is not None:
+        handle.close()
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _finish(got: Received, handle, digest, max_bytes: int) -> None:
+    if handle is None:  # refused before a byte was written (its name)
+        return
     handle.close()
-    partial = got.path.with_name(f".{got.filename}.partial")
+    partial = got.path.with_name(_PARTIAL)
     if got.too_large:
         got.reason = f"larger than the upload limit of {max_bytes / 1048576:g} MB"
     elif got.size == 0:
         got.reason = "empty file (0 bytes)"
     if got.reason:
         partial.unlink(missing_ok=True)
-        _discard(got)
+        discard(got)
         return
     got.sha256 = digest.hexdigest()
     partial.rename(got.path)
 
 
-def _discard(got: Received) -> None:
+def discard(got: Received) -> None:
+    """Delete a received file and its job folder."""
     if got.path is not None:
         shutil.rmtree(got.path.parent, ignore_errors=True)
         got.path = None
 
 
-def probe(got: Received, seconds: float = 2.0) -> None:
-    """Check a saved file by decoding its first seconds; set got.reason and delete it when it is not audio."""
+def sweep(folder: Path, keep: set[str], min_age: float = 0.0) -> int:
+    """Remove what is in `folder` (LAKE/uploads) but no waiting job owns: entries not named in
+    `keep` and untouched for `min_age` s (an upload still arriving is younger). Returns how many."""
+    removed = 0
+    try:
+        entries = list(folder.iterdir())
+    except FileNotFoundError:
+        return 0
+    now = time.time()
+    for entry in entries:
+        if entry.name in keep:
+            continue
+        try:
+            if now - entry.lstat().st_mtime < min_age:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed += 1
+        except OSError as exc:
+            log.warning("could not remove the orphan %s: %s", entry.name, exc.strerror or exc)
+    return removed
+
+
+def probe(got: Received, seconds: float = 2.0, time_limit: float = 10.0) -> None:
+    """Check a saved file by decoding its first seconds (at most `time_limit` s of work); set
+    got.reason and delete it when it is not audio songlake reads. The reason names no path."""
     if got.reason or got.path is None:
         return
+    started = time.monotonic()
     try:
         with av.open(str(got.path)) as container:
+            if container.format.name not in SUPPORTED_FORMATS:
+                raise ValueError(f"unsupported format '{container.format.long_name}'")
             if not container.streams.audio:
                 raise ValueError("it has no audio stream")
             stream = container.streams.audio[0]
             decoded = 0.0
             for frame in container.decode(stream):
                 decoded += frame.samples / max(1, frame.sample_rate)
-                if decoded >= seconds:
+                if decoded >= seconds or time.monotonic() - started > time_limit:
                     break
             if decoded == 0.0:
                 raise ValueError("no audio could be decoded from it")
-    except (av.error.FFmpegError, ValueError, UnicodeDecodeError) as exc:
-        detail = str(exc) if isinstance(exc, ValueError) else type(exc).__name__.replace("Error", " error")
-        got.reason = f"not an audio file that songlake can decode ({detail})"
-        _discard(got)
+    except av.error.FFmpegError as exc:  # its message quotes the file's path: say what kind of error only
+        got.reason = f"not an audio file that songlake can decode ({_ffmpeg_kind(exc)})"
+        discard(got)
+    except (ValueError, UnicodeDecodeError) as exc:
+        got.reason = f"not an audio file that songlake can decode ({redact.text(str(exc))})"
+        discard(got)
+
+
+def _ffmpeg_kind(exc: Exception) -> str:
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", type(exc).__name__.replace("Error", "")).lower().strip()
+    return f"{words or 'ffmpeg'} error"
 
 
 # --- jobs ------------------------------------------------------------------------------------
@@ -211,13 +283,18 @@ class JobStore:
         now = _now()
         with self._db() as db:
             db.execute("INSERT INTO jobs VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, 'ingest', ?)",
-                       (got.job_id, got.filename, status, got.reason, got.size, author, now, now, task_id,
+                       (got.job_id, got.filename, status, redact.text(got.reason), got.size, author, now, now, task_id,
                         str(got.path.parent) if got.path else None))
         return self.get(got.job_id)
 
     def get(self, job_id: str) -> Job | None:
         row = self._db().execute(f"SELECT {self.COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return Job(*row) if row else None
+
+    def owned(self) -> set[str]:
+        """The names of the upload folders that waiting jobs own (kept by the sweep)."""
+        rows = self._db().execute("SELECT upload_dir FROM jobs WHERE status = 'queued' AND upload_dir IS NOT NULL")
+        return {Path(folder).name for (folder,) in rows}
 
     def waiting(self) -> list[tuple[str, str, str | None]]:
         """(job id, task id, upload folder) of the jobs whose ingest outcome is not known yet."""
@@ -226,7 +303,7 @@ class JobStore:
     def settle(self, job_id: str, status: str, detail: str | None, song_id: str | None) -> None:
         with self._db() as db:
             db.execute("UPDATE jobs SET status = ?, detail = ?, song_id = ?, updated_at = ? WHERE id = ?",
-                       (status, detail, song_id, _now(), job_id))
+                       (status, redact.text(detail), song_id, _now(), job_id))
 
 
 def _now() -> str:
@@ -235,14 +312,29 @@ def _now() -> str:
 
 class JobWatcher:
     """Collects ingest outcomes from the queue's results into the JobStore, and removes the
-    uploaded copies the lake no longer needs. ``poll()`` once, or ``start()`` a thread."""
+    uploaded copies the lake no longer needs. ``poll()`` once, or ``start()`` a thread.
 
-    def __init__(self, jobs: JobStore, queue, interval: float = 0.5):
+    ``scratch`` maps folders to how old an entry must be before it counts as an orphan:
+    ``sweep()`` removes from each what no waiting job owns (``sweep(at_start=True)`` whatever
+    its age: no request is in flight then), and the thread sweeps every ``sweep_every`` s."""
+
+    def __init__(self, jobs: JobStore, queue, interval: float = 0.5, *, scratch: dict[Path, float] | None = None,
+                 sweep_every: float = 300.0):
         self.jobs = jobs
         self.queue = queue
         self.interval = interval
+        self.scratch = scratch or {}
+        self.sweep_every = sweep_every
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def sweep(self, at_start: bool = False) -> int:
+        """Remove the orphans of every scratch folder; returns how many entries went."""
+        owned = self.jobs.owned()
+        removed = sum(sweep(folder, owned, 0.0 if at_start else min_age) for folder, min_age in self.scratch.items())
+        if removed:
+            log.info("removed %d orphaned upload%s", removed, "" if removed == 1 else "s")
+        return removed
 
     def poll(self) -> int:
         """Settle every job whose ingest task has finished; returns how many were settled."""
@@ -257,7 +349,9 @@ class JobWatcher:
             try:
                 outcomes = huey.result(task_id, preserve=True)
             except TaskException as exc:  # the task failed for good (after its retries)
-                outcomes = [{"key": None, "status": "failed", "detail": str(exc.metadata.get("error") or exc)}]
+                log.warning("ingest task %s failed: %s", task_id, exc.metadata.get("error") or exc)
+                outcomes = [{"key": None, "status": "failed",
+                             "detail": "ingest failed on the server (the server's log has the details)"}]
             if outcomes is None:
                 continue
             found = {Path(o["key"]).parent.name: o for o in outcomes if o.get("key")}
@@ -279,9 +373,13 @@ class JobWatcher:
         return self
 
     def _run(self) -> None:
+        swept = time.monotonic()
         while not self._stop.wait(self.interval):
             try:
                 self.poll()
+                if time.monotonic() - swept >= self.sweep_every:
+                    swept = time.monotonic()
+                    self.sweep()
             except Exception:  # the watcher must outlive one bad poll
                 log.exception("collecting upload outcomes failed")
 
