@@ -286,10 +286,8 @@ class SearchController(Controller):
             got = upload.files[0]
             if got.reason:
                 raise BadRequest(f"{got.filename}: {got.reason}")
-            async with gates.clips.slot():
-                clip = await anyio.to_thread.run_sync(lambda: clip_vector(
-                    got.path, got.filename, max_seconds=settings.clip_max_seconds,
-                    deadline=started + settings.clip_timeout))
+            clip = await gates.clips.run(lambda: clip_vector(got.path, got.filename, max_seconds=settings.clip_max_seconds,
+                                                             deadline=started + settings.clip_timeout))
         finally:
             await anyio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
         found = await anyio.to_thread.run_sync(lambda: snapshot.similar_to_vector(clip.vector, k))

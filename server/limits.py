@@ -9,7 +9,8 @@ User SQL takes two lanes (``SqlLanes``), because a query's cost is known only by
 every query starts in the quick lane with a short budget (SONGLAKE_SQL_QUICK_SECONDS); the few
 still running then are stopped and run again in the slow lane, whose few slots run on threads
 of low CPU priority. So a quick query never waits behind slow ones, and slow ones (a hostile
-client's among them) take turns, without starving the rest of the server of CPU.
+client's among them) take turns, without starving the rest of the server of CPU. Clips for
+similarity search are embedded on low-priority threads too.
 """
 
 from __future__ import annotations
@@ -56,6 +57,22 @@ class Gate:
             self._semaphore.release()
 
 
+class LowPriority:
+    """Threads of low CPU priority for heavy work (slow queries, clip embedding), so the cheap
+    reads keep the CPU when both want it. Their own threads: the low priority never reaches
+    other work (it cannot be undone without privileges). A cancelled request leaves its work to
+    end at its own time limit; the number of threads still bounds how much runs."""
+
+    def __init__(self, threads: int, name: str):
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix=name, initializer=_lower_priority)
+
+    async def run(self, work: Callable[..., T], *args) -> T:
+        return await asyncio.wrap_future(self._pool.submit(work, *args))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 class SqlLanes:
     """The quick lane and the slow lane of user SQL (see the module's docstring)."""
 
@@ -63,8 +80,7 @@ class SqlLanes:
         self.quick = Gate("SQL queries", quick, wait)
         self.slow = Gate("slow SQL queries", slow, wait)
         self.quick_seconds = quick_seconds
-        self._slow_threads = ThreadPoolExecutor(slow, thread_name_prefix="songlake-slow-sql",
-                                                initializer=_lower_priority)
+        self._slow_threads = LowPriority(slow, "songlake-slow-sql")
 
     async def run(self, work: Callable[[float | None], T]) -> T:
         """work(budget) in the quick lane with budget quick_seconds; when it raises Overtime,
@@ -75,12 +91,25 @@ class SqlLanes:
             except Overtime:
                 pass
         async with self.slow.slot():
-            # Its own threads, so their low priority never reaches other work. A cancelled
-            # request leaves the query to end at its time limit; the pool's size still bounds them.
-            return await asyncio.wrap_future(self._slow_threads.submit(work, None))
+            return await self._slow_threads.run(work, None)
 
     def close(self) -> None:
-        self._slow_threads.shutdown(wait=False, cancel_futures=True)
+        self._slow_threads.close()
+
+
+class Lane:
+    """A gate in front of low-priority threads: at most `slots` run, the rest wait, then Busy."""
+
+    def __init__(self, what: str, slots: int, wait: float, name: str):
+        self.gate = Gate(what, slots, wait)
+        self._threads = LowPriority(slots, name)
+
+    async def run(self, work: Callable[..., T], *args) -> T:
+        async with self.gate.slot():
+            return await self._threads.run(work, *args)
+
+    def close(self) -> None:
+        self._threads.close()
 
 
 def _lower_priority() -> None:
@@ -91,12 +120,14 @@ def _lower_priority() -> None:
 
 
 class Gates:
-    """The server's gates, sized from its settings: user SQL (two lanes) and clip embedding."""
+    """The server's gates, sized from its settings: user SQL (two lanes) and clip embedding
+    (on low-priority threads)."""
 
     def __init__(self, settings):
         self.sql = SqlLanes(settings.sql_concurrency, settings.sql_slow_concurrency, settings.sql_quick_seconds,
                             settings.sql_timeout)
-        self.clips = Gate("clip searches", settings.clip_concurrency, settings.clip_timeout)
+        self.clips = Lane("clip searches", settings.clip_concurrency, settings.clip_timeout, "songlake-clips")
 
     def close(self) -> None:
         self.sql.close()
+        self.clips.close()

@@ -17,14 +17,15 @@ it spends and the bytes it answers. The limits are here, each with what a client
 | SONGLAKE_CLIP_MAX_SECONDS     | 60      | seconds of a clip that are decoded and embedded (the rest is not   |
 |                               |         | read; the answer says how much was used)                           |
 | SONGLAKE_CLIP_TIMEOUT         | 20      | seconds to decode and embed a clip (408)                           |
-| SONGLAKE_CLIP_CONCURRENCY     | 2       | clips embedded at once; others wait up to CLIP_TIMEOUT, then 503   |
+| SONGLAKE_CLIP_CONCURRENCY     | 2       | clips embedded at once (low CPU priority); others wait up to       |
+|                               |         | CLIP_TIMEOUT, then 503 with Retry-After                            |
 | SONGLAKE_SQL_TIMEOUT          | 5       | seconds a POST /sql query may take, running and encoding (400)     |
 | SONGLAKE_SQL_MAX_ROWS         | 10000   | rows a POST /sql answer carries at most (cut, `truncated: true`)   |
 | SONGLAKE_SQL_MAX_MB           | 32      | MB a POST /sql answer carries at most (cut, `truncated: true`; 413 |
 |                               |         | when not even its first row fits)                                  |
 | SONGLAKE_SQL_CONCURRENCY      | 4       | POST /sql queries run at once in their first SQL_QUICK_SECONDS;    |
 |                               |         | others wait up to SQL_TIMEOUT, then 503 with Retry-After           |
-| SONGLAKE_SQL_QUICK_SECONDS    | 0.5     | a query still running after this long is stopped and run again in  |
+| SONGLAKE_SQL_QUICK_SECONDS    | 0.25    | a query still running after this long is stopped and run again in  |
 |                               |         | the slow lane, so quick queries never queue behind slow ones       |
 | SONGLAKE_SQL_SLOW_CONCURRENCY | 1       | queries run at once in the slow lane, at low CPU priority; others  |
 |                               |         | wait up to SQL_TIMEOUT, then 503 with Retry-After                  |
@@ -56,7 +57,7 @@ class ServerSettings:
     sql_max_rows: int = 10_000
     sql_max_mb: float = 32.0
     sql_concurrency: int = 4
-    sql_quick_seconds: float = 0.5
+    sql_quick_seconds: float = 0.25
     sql_slow_concurrency: int = 1
     json_max_kb: int = 1024
     snapshot_interval: float = 1.0
