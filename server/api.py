@@ -157,10 +157,10 @@ class SongsController(Controller):
         return await anyio.to_thread.run_sync(media.stem_audio, lake, song_id, stem, request.headers.get("range"))
 
     @get("/{song_id:str}/waveform", guards=[require_reader])
-    async def waveform(self, song_id: str, lake: LakeDep,
+    async def waveform(self, song_id: str, lake: LakeDep, gates: GatesDep,
                        points: Annotated[int, Parameter(ge=10, le=10_000)] = 1200) -> dict:
         """Min/max peaks of the original for drawing: {duration, sample_rate, peaks}."""
-        return await anyio.to_thread.run_sync(media.waveform, lake, song_id, points)
+        return await gates.waveforms.run(media.waveform, lake, song_id, points)  # a whole decode: gated
 
     @get("/{song_id:str}/similar", guards=[require_reader], sync_to_thread=True)
     def similar(self, song_id: str, snapshot: SnapshotDep,

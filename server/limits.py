@@ -10,7 +10,7 @@ every query starts in the quick lane with a short budget (SONGLAKE_SQL_QUICK_SEC
 still running then are stopped and run again in the slow lane, whose few slots run on threads
 of low CPU priority. So a quick query never waits behind slow ones, and slow ones (a hostile
 client's among them) take turns, without starving the rest of the server of CPU. Clips for
-similarity search are embedded on low-priority threads too.
+similarity search are embedded, and waveforms drawn, on low-priority threads too.
 """
 
 from __future__ import annotations
@@ -120,14 +120,17 @@ def _lower_priority() -> None:
 
 
 class Gates:
-    """The server's gates, sized from its settings: user SQL (two lanes) and clip embedding
-    (on low-priority threads)."""
+    """The server's gates, sized from its settings: user SQL (two lanes), and clip embedding and
+    waveforms (each a whole decode, on low-priority threads)."""
 
     def __init__(self, settings):
         self.sql = SqlLanes(settings.sql_concurrency, settings.sql_slow_concurrency, settings.sql_quick_seconds,
                             settings.sql_timeout)
         self.clips = Lane("clip searches", settings.clip_concurrency, settings.clip_timeout, "songlake-clips")
+        self.waveforms = Lane("waveforms being drawn", settings.waveform_concurrency, settings.clip_timeout,
+                              "songlake-waveforms")
 
     def close(self) -> None:
         self.sql.close()
         self.clips.close()
+        self.waveforms.close()

@@ -19,6 +19,8 @@ it spends and the bytes it answers. The limits are here, each with what a client
 | SONGLAKE_CLIP_TIMEOUT         | 20      | seconds to decode and embed a clip (408)                           |
 | SONGLAKE_CLIP_CONCURRENCY     | 2       | clips embedded at once (low CPU priority); others wait up to       |
 |                               |         | CLIP_TIMEOUT, then 503 with Retry-After                            |
+| SONGLAKE_WAVEFORM_CONCURRENCY | 2       | songs decoded at once for GET /songs/{id}/waveform (low CPU        |
+|                               |         | priority); others wait up to CLIP_TIMEOUT, then 503                |
 | SONGLAKE_SQL_TIMEOUT          | 5       | seconds a POST /sql query may take, running and encoding (400)     |
 | SONGLAKE_SQL_MAX_ROWS         | 10000   | rows a POST /sql answer carries at most (cut, `truncated: true`)   |
 | SONGLAKE_SQL_MAX_MB           | 32      | MB a POST /sql answer carries at most (cut, `truncated: true`; 413 |
@@ -53,6 +55,7 @@ class ServerSettings:
     clip_max_seconds: float = 60.0
     clip_timeout: float = 20.0
     clip_concurrency: int = 2
+    waveform_concurrency: int = 2
     sql_timeout: float = 5.0
     sql_max_rows: int = 10_000
     sql_max_mb: float = 32.0

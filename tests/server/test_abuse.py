@@ -264,6 +264,13 @@ def test_audio_ranges_that_make_no_sense_are_refused(client, song_id):
             assert answer.status_code in (200, 206, 400, 416), (value, answer.status_code)
 
 
+def test_waveforms_are_bounded(client, song_id):
+    assert client.get(f"/songs/{song_id}/waveform", params={"points": 10 ** 9}).status_code == 400
+    assert client.get(f"/songs/{song_id}/waveform", params={"points": "many"}).status_code == 400
+    for points in (10, 977, 10_000):  # each a whole decode, one after another through their gate
+        assert client.get(f"/songs/{song_id}/waveform", params={"points": points}).status_code == 200
+
+
 @pytest.mark.parametrize("version", [[1], {"v": 1}, 1.5, True, False, "", "x" * 1000, 1e308])
 def test_sql_refuses_a_version_that_is_not_a_number_or_tag(client, version):
     answer = client.sql({"sql": "SELECT 1", "version": version})
