@@ -27,7 +27,9 @@ longer than a commit takes: use ``older_than=timedelta(0)`` only when no writer 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import lance
@@ -44,10 +46,13 @@ log = logging.getLogger(__name__)
 # the target, so the target bounds what one compaction rewrites: with a million rows the one
 # big fragment would be rewritten each time (a cost that grows with the collection); at 8,192
 # rows a compaction rewrites at most a few MB of the small-row tables, and a table of 100,000
-# songs has about a dozen fragments. The blob tables hold megabytes per row (an original file,
-# a 30 s stem part): their fragments are kept to a few hundred MB.
-TARGET_ROWS = {"originals": 64, "stems": 256}
+# songs has about a dozen fragments. The blob tables (an original file, a 30 s stem part per
+# row) are sized in bytes instead: the background compaction merges their fragments smaller
+# than half of BLOB_TARGET_BYTES into fragments of about BLOB_TARGET_BYTES, so a collection of
+# real songs gets fragments of ~256 MB and few-kB test files do not make thousands of fragments.
+TARGET_ROWS = {"originals": 64, "stems": 256}  # for optimize's full compaction
 DEFAULT_TARGET = 8192
+BLOB_TARGET_BYTES = 256 << 20
 AUTO_COMPACT = 16  # small fragments in one table before compact_small merges them
 _DELETE_CHUNK = 5000  # row ids per delete predicate
 
@@ -135,9 +140,12 @@ def compact_small(lake: Lake, threshold: int = AUTO_COMPACT) -> dict[str, tuple[
             if name not in known:
                 continue
             ds = lance.dataset(lake.uri(name), version=known[name])
-            target = TARGET_ROWS.get(name, DEFAULT_TARGET)
             fragments = ds.get_fragments()
-            small = sum(f.metadata.physical_rows < target // 2 for f in fragments)
+            if name in tables.BLOB_TABLES:
+                target, small = _blob_target(lake.uri(name), fragments)
+            else:
+                target = DEFAULT_TARGET
+                small = sum(f.metadata.physical_rows < target // 2 for f in fragments)
             if small < threshold:
                 continue
             ds.optimize.compact_files(target_rows_per_fragment=target, materialize_deletions=False)
@@ -147,6 +155,34 @@ def compact_small(lake: Lake, threshold: int = AUTO_COMPACT) -> dict[str, tuple[
     if merged:
         log.info("compacted %s", ", ".join(f"{n} {a}->{b}" for n, (a, b) in merged.items()))
     return merged
+
+
+_BYTES: dict[str, int] = {}  # data file -> bytes with its blobs (data files never change)
+
+
+def _blob_target(uri: str, fragments: list) -> tuple[int, int]:
+    """(rows per merged fragment for about BLOB_TARGET_BYTES, fragments smaller than half that)
+    for a blob table, from the sizes of its fragments' files (blobs live in a folder beside each
+    data file)."""
+    small_rows = small_bytes = small = 0
+    for fragment in fragments:
+        size = sum(_file_bytes(uri, f) for f in fragment.metadata.files)
+        if size < BLOB_TARGET_BYTES // 2:
+            small, small_rows, small_bytes = small + 1, small_rows + fragment.metadata.physical_rows, small_bytes + size
+    if not small_rows:
+        return 1, 0
+    return max(1, int(BLOB_TARGET_BYTES * small_rows / max(small_bytes, 1))), small
+
+
+def _file_bytes(uri: str, data_file) -> int:
+    key = f"{uri}/data/{data_file.path}"
+    if key not in _BYTES:
+        size = data_file.file_size_bytes or 0
+        beside = Path(uri) / "data" / Path(data_file.path).stem
+        if beside.is_dir():
+            size += sum(entry.stat().st_size for entry in os.scandir(beside) if entry.is_file())
+        _BYTES[key] = size
+    return _BYTES[key]
 
 
 def fragment_counts(lake: Lake) -> dict[str, int]:
