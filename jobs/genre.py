@@ -11,8 +11,8 @@ done per batch:
   not depend on the collection);
 - ``refit_due``: a full refit is due when there is no model yet, when the collection has grown
   by ``REFIT_GROWTH`` since the fit, or when human labels changed. The pipeline then asks for
-  one (debounced) refit. The collection's sizes at successive refits grow geometrically, so all
-  refits together cost a constant per song.
+  one (debounced) refit. The collection's sizes at successive refits double, so all refits
+  together fit about twice the collection: a constant per song.
 
 Tags that the model confidently contradicts are flagged ``tag_suspicious``: judged out of fold
 for the songs it was fitted on, by its plain prediction for songs predicted later.
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 COLUMNS = ("song_id", "genre_tag", "embedding", "bpm", "key", "time_signature", "syncopation_index",
            "rhythmic_complexity", "loudness_lufs", "chords", "progression_complexity", "common_patterns",
            "duration", "format")
-REFIT_GROWTH = 1.25  # a full refit is due once the collection is this many times its size at the last fit
+REFIT_GROWTH = 2.0  # a full refit is due once the collection is this many times its size at the last fit
 MODEL_FILE = "models/genre.pkl"
 
 

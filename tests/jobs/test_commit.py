@@ -10,7 +10,7 @@ from songlake.jobs.worker import resume
 from songlake.schema import BatchWriter, Lake, connect, run
 from songlake.synth import SongSpec, encode, render_song, tag_id3
 
-KEYS = ("C", "E", "G", "A", "D", "F", "B", "Eb", "Ab")
+KEYS = ("C", "E", "G", "A", "D", "F", "B", "Eb", "Ab", "C#", "F#", "Bb")
 GENRES = ("Rock", "Jazz", "Pop")
 
 
@@ -40,20 +40,20 @@ def test_a_batch_is_one_version_per_stage_and_genre_is_refitted_as_the_collectio
     assert fitted is not None and fitted.songs == 6
     assert _genre_rows(lake) == {sid: 1 for sid in _genre_rows(lake)} and len(_genre_rows(lake)) == 6
 
-    # one more song (7 < 1.25 x 6): predicted by the saved model; the others are not predicted again
+    # one more song (7 < 2 x 6): predicted by the saved model; the others are not predicted again
     ingest(lake, [_songs(tmp_path / "b", 6, 1)], workers=1, separate=False)
     rows = _genre_rows(lake)
     assert len(rows) == 7 and sorted(rows.values()) == [1] * 7
     assert load_fitted(lake).songs == 6
 
-    # two more (9 >= 1.25 x 6): one full refit predicts every song again
-    assert 9 >= REFIT_GROWTH * 6
-    ingest(lake, [_songs(tmp_path / "c", 7, 2)], workers=1, separate=False)
+    # five more (12 >= 2 x 6): one full refit predicts every song again
+    assert 12 >= REFIT_GROWTH * 6 > 11
+    ingest(lake, [_songs(tmp_path / "c", 7, 5)], workers=1, separate=False)
     rows = _genre_rows(lake)
-    assert len(rows) == 9 and load_fitted(lake).songs == 9
+    assert len(rows) == 12 and load_fitted(lake).songs == 12
     assert sum(n == 2 for n in rows.values()) >= 7  # the songs that were there got a second row
     songs = run(connect(lake), "SELECT primary_genre FROM songs").to_pylist()
-    assert len(songs) == 9 and all(s["primary_genre"] for s in songs)
+    assert len(songs) == 12 and all(s["primary_genre"] for s in songs)
 
 
 def test_claims_handed_to_a_staged_set_are_not_lost_work(tmp_path):
