@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import io
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,21 +39,13 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _http import free_port, synthetic, wait_until_up  # noqa: E402
+
 SLICE = ("SELECT song_id, title, artist, bpm, key FROM songs "
          "WHERE primary_genre = 'rock' AND bpm BETWEEN 120 AND 130 ORDER BY bpm LIMIT 50")
 
 
-def synthetic():
-    spec = importlib.util.spec_from_file_location("_synthetic_lake", Path(__file__).with_name("_synthetic_lake.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
@@ -66,25 +56,13 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
 
 
 def start_server(root: str, cwd: str) -> tuple[subprocess.Popen, str, int]:
-    import httpx
-
     port = free_port()
     songlake = str(Path(sys.executable).with_name("songlake"))
     process = subprocess.Popen([songlake, "serve", "--lake", root, "--port", str(port), "--workers", "0"], cwd=cwd,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return process, base, port
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    process.terminate()
-    raise SystemExit("the server did not answer /health within 5 minutes")
+    wait_until_up(process, base, 300)
+    return process, base, port
 
 
 # --- the traffic -------------------------------------------------------------------------------

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import random
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +31,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _http import free_port, synthetic, wait_until_up  # noqa: E402
 
 SLICE = ("SELECT song_id, title, artist, bpm, key FROM songs "
          "WHERE primary_genre = 'rock' AND bpm BETWEEN 120 AND 130 ORDER BY bpm LIMIT 50")
@@ -44,12 +45,6 @@ uvicorn.run(create_app(sys.argv[1], settings=settings, workers=0), host="127.0.0
             log_level="warning")
 """
 
-
-def synthetic():
-    spec = importlib.util.spec_from_file_location("_synthetic_lake", Path(__file__).with_name("_synthetic_lake.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def percentiles(seconds: list[float]) -> str:
@@ -107,30 +102,13 @@ def snapshot_child(root: str, write: bool) -> None:
 
 # --- 3. and 4. HTTP -----------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def start_server(root: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen([sys.executable, "-c", SERVER, root, str(port)])
     base = f"http://127.0.0.1:{port}"
-    import httpx
-
-    deadline = time.time() + 600
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.terminate()
-    raise SystemExit("the server did not answer /health within 10 minutes")
+    wait_until_up(process, base, 600)
+    return process, base
 
 
 def requests_for(ids: list[str]) -> dict:
