@@ -123,6 +123,11 @@ def _record_failures(lake: Lake, stage: str, keys: list[str], reason: str) -> li
     return [{"key": k, "status": "failed", "detail": reason} for k in keys]
 
 
+def _skipped(song_id: str, present, why: str) -> dict:
+    """The outcome of a key the stage passes over: done already, or not a song of the lake."""
+    return {"key": song_id, "status": "skipped", "detail": why if song_id in present else "no such song in the lake"}
+
+
 def _stems_status(lake: Lake, song_ids: list[str]) -> dict[str, tuple[str, str | None]]:
     """song_id -> (status, model) of its newest separation attempt ('pending', None when never)."""
     newest = lookup.newest(lake, "separations", song_ids, ["status", "model"], ["separated_at"])
@@ -216,7 +221,7 @@ def separate_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> Don
     newest = _stems_status(lake, song_ids)
     todo = [sid for sid in song_ids if sid in current
             and (options.get("force") or newest[sid] != ("done", settings.key()))]
-    outcomes = [{"key": sid, "status": "skipped", "detail": "already separated"} for sid in song_ids if sid not in todo]
+    outcomes = [_skipped(sid, current, "already separated") for sid in song_ids if sid not in todo]
     writer = BatchWriter(lake)
     now = lambda: datetime.now(timezone.utc)  # noqa: E731
     try:
@@ -293,7 +298,7 @@ def analyze_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> Done
             and (bool(row["used_stems"]) or status[sid][0] != "done")
 
     todo = [sid for sid in song_ids if sid in present and (options.get("force") or not current(sid))]
-    outcomes = [{"key": sid, "status": "skipped", "detail": "analysis is current"} for sid in song_ids if sid not in todo]
+    outcomes = [_skipped(sid, present, "analysis is current") for sid in song_ids if sid not in todo]
     data = lookup.originals(lake, todo) if todo else {}
     writer = BatchWriter(lake)
     for sid in todo:
@@ -339,7 +344,9 @@ def embed_songs(lake: Lake, queue, song_ids: list[str], options: dict) -> Done:
     todo = [sid for sid in song_ids if options.get("force") or sid not in have]
     writer = BatchWriter(lake)
     outcomes = [{"key": sid, "status": "skipped", "detail": f"has a {MODEL} embedding"} for sid in song_ids if sid not in todo]
-    for sid, data in lookup.originals(lake, todo).items():
+    originals = lookup.originals(lake, todo)
+    outcomes += [_skipped(sid, originals, "") for sid in todo if sid not in originals]
+    for sid, data in originals.items():
         began = time.perf_counter()
         try:
             with warnings.catch_warnings():

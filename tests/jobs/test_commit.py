@@ -95,3 +95,14 @@ def test_a_commit_round_waits_for_the_interval_then_commits(tmp_path, monkeypatc
     assert commit.commit_round(queue) is None  # younger than the interval: others may join it
     time.sleep(0.35)
     assert commit.commit_round(queue) == 2
+
+
+def test_a_key_that_is_no_song_is_said_so_by_every_song_stage(tmp_path):
+    from songlake.jobs.stages import analyze_songs, embed_songs
+
+    lake = Lake.open(tmp_path / "lake", create=True)
+    queue = Queue.open(lake.root, url="")
+    for stage in (analyze_songs, embed_songs):
+        done = stage(lake, queue, ["nosuchsong"], {})
+        assert done.outcomes == [{"key": "nosuchsong", "status": "skipped", "detail": "no such song in the lake"}]
+        assert not done.writer.counts
