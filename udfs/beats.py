@@ -23,6 +23,11 @@ Method, in three steps (numpy/scipy only, no trained network):
    contrast), and priors on the tempo and the meter, with weights fit by a structured hinge loss
    on rendered songs. Downbeats are where harmonic change, kick and bass onsets stand out.
 
+Confidences (0..1, None only when there are no beats): ``tempo_confidence`` is how strongly the
+onset envelope repeats at the tracked period (its normalised autocorrelation there);
+``beat_confidence`` is the share of beats that fall within 70 ms of an onset peak. First version:
+calibration against the drumless corpus follows.
+
 Beats before the first onset and after the music ends are dropped; the final bar is completed,
 since a song's last chord is usually held through it. Degenerate input (silence, a steady tone,
 too few onsets for a pulse, noise in which no onset stands out) returns an empty result with a
@@ -50,6 +55,8 @@ class Beats:
     downbeats: tuple[float, ...] = ()
     time_signature: str | None = None
     beats_per_bar: int | None = None
+    tempo_confidence: float | None = None
+    beat_confidence: float | None = None
 
 
 EMPTY = Beats(None, ())
@@ -84,6 +91,11 @@ def track_beats(mono: np.ndarray, sample_rate: int = ANALYSIS_RATE) -> Beats:
         warnings.warn("no beats: no steady pulse found", stacklevel=2)
         return EMPTY
     beats = beat_frames / fps + LATENCY
+    r = _rhythm_pulse.autocorrelation(o, fps)
+    tempo_confidence = float(np.clip(_rhythm_pulse._at(r, np.array([period]))[0], 0.0, 1.0))
+    onset_times = active / fps + LATENCY
+    near = np.min(np.abs(beats[:, None] - onset_times[None, :]), axis=1) < 0.07
+    beat_confidence = float(near.mean())
     downbeats = meter.downbeats[np.isin(meter.downbeats, beat_frames)] / fps + LATENCY
     return Beats(
         bpm=round(_tempo(beats), 2),
@@ -91,6 +103,8 @@ def track_beats(mono: np.ndarray, sample_rate: int = ANALYSIS_RATE) -> Beats:
         downbeats=tuple(round(float(t), 4) for t in downbeats),
         time_signature=meter.time_signature,
         beats_per_bar=meter.beats_per_bar,
+        tempo_confidence=round(tempo_confidence, 3),
+        beat_confidence=round(beat_confidence, 3),
     )
 
 
