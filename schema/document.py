@@ -22,7 +22,7 @@ _QUALITY = ("loudness_lufs", "peak_dbfs", "clipping_ratio", "silence_ratio", "ba
             "suspected_transcode", "quality_flags")
 _HARMONY = ("key", "key_confidence", "chords", "roman_numerals", "functional_harmony", "common_patterns",
             "cadences", "progression_complexity")
-_RHYTHM = ("bpm", "time_signature", "beats", "downbeats", "syncopation_index", "rhythmic_complexity",
+_RHYTHM = ("bpm", "tempo_confidence", "time_signature", "beats", "beat_confidence", "downbeats", "syncopation_index", "rhythmic_complexity",
            "strong_beats", "weak_beats")
 _GENRE = ("primary_genre", "genre_confidence", "predicted_genres", "genre_tag", "genre_tag_suspicious")
 
@@ -55,6 +55,7 @@ def song_document(lake: Lake, song_id: str, version: int | str | None = None, *,
         "curation": {"labeled_fields": song.get("labeled_fields") or [], "labeled_at": song.get("labeled_at")},
         "lineage": {"analysis_version": song.get("analysis_version"),
                     "analysis_failures": song.get("analysis_failures"),
+                    "analysis_reasons": song.get("analysis_reasons"),
                     "lake_version": lake_version},
     }
 

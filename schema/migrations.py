@@ -74,7 +74,13 @@ def _v6(lake: Lake) -> dict[str, int]:
     return {table: ensure_indexes(lake, table) for table in INDEXED}
 
 
-MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
+def _v7(lake: Lake) -> dict[str, int]:
+    """Schema 7: analysis.tempo_confidence and beat_confidence. Older rows read them as NULL; their
+    failed_stages ('stage: reason') already give the songs view's analysis_failures names."""
+    return add_columns(lake, "analysis", tables.ANALYSIS_V7_COLUMNS)
+
+
+MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7}
 
 
 def ensure_indexes(lake: Lake, table: str) -> int:

@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from songlake.udfs.embedding import DIM as EMBEDDING_DIM
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _TIME = pa.timestamp("us", tz="UTC")
 
@@ -81,7 +81,8 @@ SPAN = pa.struct([pa.field("start", pa.float64()), pa.field("end", pa.float64())
 CADENCE = pa.struct([pa.field("type", pa.string()), pa.field("strength", pa.float64()), pa.field("time", pa.float64())])
 GENRE_SCORE = pa.struct([pa.field("genre", pa.string()), pa.field("confidence", pa.float64())])
 
-# Schema 1 had the first seven columns; schema 2 added the next ones, schema 3 used_stems (see migrations.py).
+# Schema 1 had the first seven columns; schema 2 added the next ones, schema 3 used_stems, schema 7 the
+# tempo and beat confidences (see migrations.py).
 ANALYSIS_V1 = [
     pa.field("song_id", pa.string(), nullable=False),
     pa.field("analysis_version", pa.int32(), nullable=False),
@@ -105,12 +106,18 @@ ANALYSIS_V2_COLUMNS = [
     pa.field("cadences", pa.list_(CADENCE)),
     pa.field("progression_complexity", pa.float64()),
     pa.field("sections", pa.list_(SPAN)),
-    pa.field("failed_stages", pa.list_(pa.string())),  # 'stage: reason' for each stage that failed
+    # 'name: reason' for each stage (or, when the stage filled some columns, each column) left NULL;
+    # the songs view splits it into analysis_failures (the names) and analysis_reasons
+    pa.field("failed_stages", pa.list_(pa.string())),
 ]
 ANALYSIS_V3_COLUMNS = [
     pa.field("used_stems", pa.bool_()),  # the analysis ran on the separated stems, not on the mix
 ]
-ANALYSIS = pa.schema(ANALYSIS_V1 + ANALYSIS_V2_COLUMNS + ANALYSIS_V3_COLUMNS)
+ANALYSIS_V7_COLUMNS = [
+    pa.field("tempo_confidence", pa.float64()),  # 0..1: how clearly the audio repeats at the tracked tempo
+    pa.field("beat_confidence", pa.float64()),  # 0..1: how many tracked beats fall on onsets
+]
+ANALYSIS = pa.schema(ANALYSIS_V1 + ANALYSIS_V2_COLUMNS + ANALYSIS_V3_COLUMNS + ANALYSIS_V7_COLUMNS)
 
 EMBEDDINGS = pa.schema([
     pa.field("song_id", pa.string(), nullable=False),

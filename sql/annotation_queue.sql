@@ -7,7 +7,8 @@
 -- 'genre unknown', 'genre confidence below 0.5', 'key unknown' (an analysed song without a key),
 -- 'key confidence below 0.5', 'genre tag contradicts the audio' (genre_tag_suspicious),
 -- 'missing title', 'missing artist', 'missing year', 'missing license', and one
--- 'analysis failed: <stage>' per stage that failed in the newest analysis.
+-- 'analysis failed: <name>' per stage or column the newest analysis left without a value
+-- (analysis_failures).
 CREATE OR REPLACE VIEW annotation_queue AS
 WITH reasoned AS (
     SELECT
@@ -24,7 +25,7 @@ WITH reasoned AS (
             CASE WHEN year IS NULL THEN 'missing year' END,
             CASE WHEN nullif(trim(license), '') IS NULL THEN 'missing license' END
         ], lambda r: r IS NOT NULL)
-        || coalesce(list_transform(analysis_failures, lambda f: 'analysis failed: ' || split_part(f, ':', 1)),
+        || coalesce(list_transform(analysis_failures, lambda f: 'analysis failed: ' || f),
                     []::VARCHAR[]) AS reasons
     FROM songs
 )

@@ -16,7 +16,14 @@
 -- genre_tag clears genre_tag_suspicious (a human has settled the question). Labels live in
 -- their own table, so a genre refit or a re-analysis never overrides them. labeled_fields lists
 -- the fields with a human label ([] when none), labeled_at is when the song's labels last
--- changed (NULL when never).
+-- changed (NULL when never). A labelled bpm has tempo_confidence 1.0.
+--
+-- analysis_failures lists the names of the stages (beats, rhythm, chords, key, sections, theory)
+-- or single columns (time_signature, progression_complexity, ...) that the newest analysis left
+-- NULL, so `WHERE 'beats' IN analysis_failures` finds the songs without beats; NULL when nothing
+-- was left out. analysis_reasons gives each name's reason as {stage, reason}, in the same order.
+-- Both come from lake_analysis.failed_stages ('name: reason'), so rows of every analysis version
+-- read alike.
 CREATE OR REPLACE VIEW songs AS
 WITH tracks AS (
     SELECT * FROM lake_tracks
@@ -70,7 +77,9 @@ SELECT
     coalesce(l.album, t.album) AS album, coalesce(l.year, t.year) AS year,
     coalesce(l.genre_tag, t.genre_tag) AS genre_tag, coalesce(l.track, t.track) AS track,
     coalesce(l.license, t.license) AS license, coalesce(l.source, t.source) AS source,
-    coalesce(l.bpm, a.bpm) AS bpm, a.beats, a.downbeats,
+    coalesce(l.bpm, a.bpm) AS bpm,
+    CASE WHEN l.bpm IS NOT NULL THEN 1.0 ELSE a.tempo_confidence END AS tempo_confidence,
+    a.beats, a.beat_confidence, a.downbeats,
     coalesce(l.time_signature, a.time_signature) AS time_signature, a.syncopation_index, a.rhythmic_complexity,
     a.strong_beats, a.weak_beats,
     coalesce(l.key, a.key) AS key, CASE WHEN l.key IS NOT NULL THEN 1.0 ELSE a.key_confidence END AS key_confidence,
@@ -87,7 +96,11 @@ SELECT
     coalesce(sa.status, 'pending') AS stems_status, sd.stem_stats,
     coalesce(l.is_instrumental, sd.is_instrumental) AS is_instrumental,
     e.embedding,
-    a.analysis_version, a.failed_stages AS analysis_failures, t.ingested_at,
+    a.analysis_version,
+    list_transform(a.failed_stages, lambda f: split_part(f, ':', 1)) AS analysis_failures,
+    list_transform(a.failed_stages, lambda f: {'stage': split_part(f, ':', 1),
+                                               'reason': trim(substr(f, strpos(f, ':') + 1))}) AS analysis_reasons,
+    t.ingested_at,
     coalesce(l.labeled_fields, []::VARCHAR[]) AS labeled_fields, l.labeled_at
 FROM tracks t
 LEFT JOIN analysis a USING (song_id)

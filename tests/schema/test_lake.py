@@ -167,9 +167,9 @@ def test_lakes_of_older_schemas_migrate_to_the_current_schema(tmp_path, schema_v
     old = _old_lake(tmp_path / "lake", schema_version)
     before = 2  # the legacy catalog's two versions keep their numbers
     lake = Lake.open(old.root)
-    assert lake.schema_version() == tables.SCHEMA_VERSION == 6
-    assert [v.kind for v in lake.versions()] == ["init", "ingest"] + ["migrate"] * (6 - schema_version)
-    assert [v.version for v in lake.versions()] == list(range(1, 9 - schema_version))
+    assert lake.schema_version() == tables.SCHEMA_VERSION == 7
+    assert [v.kind for v in lake.versions()] == ["init", "ingest"] + ["migrate"] * (7 - schema_version)
+    assert [v.version for v in lake.versions()] == list(range(1, 10 - schema_version))
     assert not (lake.tables_dir / "commits.lance").exists()
     for name in ("stems", "separations", "stage_runs", "genres", "labels", "splits"):
         assert name in lake.state().table_versions and lance.dataset(lake.uri(name)).schema.names == tables.TABLES[name].names
@@ -194,7 +194,7 @@ def test_lakes_of_older_schemas_migrate_to_the_current_schema(tmp_path, schema_v
 CONTRACT = [  # ARCHITECTURE.md's public columns, in their order, with songlake's additions
     "song_id", "file_sha256", "filename", "format", "bitrate_kbps", "sample_rate", "channels", "duration",
     "title", "artist", "album", "year", "genre_tag", "track", "license", "source",
-    "bpm", "beats", "downbeats", "time_signature", "syncopation_index", "rhythmic_complexity", "strong_beats",
+    "bpm", "tempo_confidence", "beats", "beat_confidence", "downbeats", "time_signature", "syncopation_index", "rhythmic_complexity", "strong_beats",
     "weak_beats",
     "key", "key_confidence", "chords", "roman_numerals", "functional_harmony", "common_patterns", "cadences",
     "progression_complexity",
@@ -204,7 +204,7 @@ CONTRACT = [  # ARCHITECTURE.md's public columns, in their order, with songlake'
     "quality_flags",
     "stems_status", "stem_stats", "is_instrumental",
     "embedding",
-    "analysis_version", "analysis_failures", "ingested_at",
+    "analysis_version", "analysis_failures", "analysis_reasons", "ingested_at",
     "labeled_fields", "labeled_at",
 ]
 
@@ -271,3 +271,38 @@ def test_stem_bytes_stay_out_of_sql(tmp_path):
     lake = Lake.open(tmp_path / "lake", create=True)
     with pytest.raises(LakeError, match="lake_stems"):
         run(connect(lake), "SELECT * FROM lake_stems")
+
+
+# --- schema 7: tempo and beat confidences, failures by name ------------------------------------
+
+def test_a_schema_6_lake_migrates_and_its_failures_read_by_name(tmp_path, monkeypatch):
+    with monkeypatch.context() as patch:  # songlake as it was at schema 6: no confidences
+        patch.setattr(tables, "SCHEMA_VERSION", 6)
+        patch.setitem(tables.TABLES, "analysis",
+                      pa.schema(tables.ANALYSIS_V1 + tables.ANALYSIS_V2_COLUMNS + tables.ANALYSIS_V3_COLUMNS))
+        old = Lake.open(tmp_path / "lake", create=True)
+        writer = BatchWriter(old)
+        writer.add("tracks", _track("olds", "old song"))
+        writer.add("analysis", {"song_id": "olds", "analysis_version": 2, "key": "C major",
+                                "failed_stages": ["beats: ValueError: no pulse", "theory: needs beats"]})
+        writer.commit("ingest", "one song")
+    before = old.version()
+    lake = Lake.open(old.root)
+    assert lake.schema_version() == tables.SCHEMA_VERSION == 7
+    assert [v.kind for v in lake.versions()][before:] == ["migrate"]
+    query = ("SELECT key, tempo_confidence, beat_confidence, analysis_failures, analysis_reasons FROM songs "
+             "WHERE 'beats' IN analysis_failures")
+    expected = [{"key": "C major", "tempo_confidence": None, "beat_confidence": None,
+                 "analysis_failures": ["beats", "theory"],
+                 "analysis_reasons": [{"stage": "beats", "reason": "ValueError: no pulse"},
+                                      {"stage": "theory", "reason": "needs beats"}]}]
+    assert run(connect(lake), query).to_pylist() == expected
+    assert run(connect(lake, before), query).to_pylist() == expected  # from before the migration
+    writer = BatchWriter(lake)  # the new columns take values at once
+    writer.add("analysis", {"song_id": "olds", "analysis_version": 3, "key": "C major", "tempo_confidence": 0.25,
+                            "beat_confidence": 0.5, "failed_stages": None})
+    writer.commit("analyze", "re-analysed")
+    assert run(connect(lake), "SELECT tempo_confidence, beat_confidence, analysis_failures FROM songs").to_pylist() == \
+        [{"tempo_confidence": 0.25, "beat_confidence": 0.5, "analysis_failures": None}]
+    assert run(connect(lake), "SELECT count(*) AS n FROM songs WHERE 'beats' IN analysis_failures").to_pylist() == \
+        [{"n": 0}]
