@@ -14,8 +14,12 @@ done per batch:
   one (debounced) refit. The collection's sizes at successive refits double, so all refits
   together fit about twice the collection: a constant per song.
 
-Tags that the model confidently contradicts are flagged ``tag_suspicious``: judged out of fold
-for the songs it was fitted on, by its plain prediction for songs predicted later.
+Each song's own tag (or the genre a human labelled) is evidence for that song's genre from
+the first song on, weighted as udfs/genre.py documents (``TAG_RELIABILITY``), so a tagged song
+in a collection too small for a classifier is not left to the conventions prior alone. Tags that
+the audio confidently contradicts are flagged ``tag_suspicious``, judged without the tag: out of
+fold for the songs a classifier was fitted on, by its plain prediction for songs predicted later,
+and by the prior while no classifier is fitted.
 
 Human labels (schema.labels) are training labels too: a song whose ``primary_genre`` a human
 labelled is fitted as that genre, whatever its tag says, and a labelled ``genre_tag`` stands
@@ -126,8 +130,8 @@ def classify(lake: Lake, writer: BatchWriter, batch: list[dict], replaced: set[s
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # too few tags: the prior decides, and the model name says so
         model = GenreModel.fit(inputs, tags, seed=0)
-        predictions = model.predict(inputs)
-        flags = model.suspicious(inputs, tags) if model.uses_classifier else [False] * len(rows)
+        predictions = model.predict(inputs, tags)
+        flags = model.suspicious(inputs, tags)
     labelled = sum(r["song_id"] in human for r in rows)
     by_humans = f", {labelled} of them by human labels" if labelled else ""
     name = f"classifier({sum(model.counts.values())} tagged{by_humans})" if model.uses_classifier else "prior"
@@ -145,8 +149,8 @@ def predict_songs(lake: Lake, writer: BatchWriter, song_ids: list[str], fitted: 
     tags = [r["human_genre"] or r["genre_tag"] for r in rows]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        predictions = fitted.model.predict(inputs)
-        flags = fitted.model.contradicts(inputs, tags) if fitted.model.uses_classifier else [False] * len(rows)
+        predictions = fitted.model.predict(inputs, tags)
+        flags = fitted.model.contradicts(inputs, tags)
     _write(writer, rows, predictions, flags, fitted.name)
     return len(rows)
 

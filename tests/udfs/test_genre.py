@@ -279,3 +279,65 @@ def test_no_tags_and_a_single_genre_work_with_a_warning(collection):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # enough songs of two genres: no warning
         assert GenreModel.fit(songs[:24], tags[:24]).uses_classifier
+
+
+# ---- the song's own tag ----------------------------------------------------------------------
+
+HOUSE = GenreInputs(bpm=126, loudness_lufs=-6, rhythmic_complexity=0.15, time_signature="4/4", mode="minor")
+BEBOP = GenreInputs(bpm=200, chords=("D:min7", "G:7", "C:maj7", "A:7"), rhythmic_complexity=0.7,
+                    syncopation_index=0.6, loudness_lufs=-18, common_patterns=("ii-V-I",))
+# free-text tags as files carry them, one per genre in GENRES order
+SPELLINGS = ("Dance Pop", "Indie Rock", "Rap", "Bebop", "Techno", "Baroque", "Bluegrass", "Singer-Songwriter",
+             "Soul", "Death Metal", "Delta Blues", "Soundtrack")
+
+
+def test_tagged_songs_in_a_tiny_collection_get_their_tags_genre(collection):
+    songs, tags = collection
+    songs, truth = songs[:12], tags[:12]  # one song of each genre, tagged as people spell genres
+    assert truth == list(GENRES)
+    with pytest.warns(UserWarning, match="only 9 tagged"):
+        model = GenreModel.fit(songs[:9], SPELLINGS[:9])  # nine tags: too few for a classifier
+    assert not model.uses_classifier
+    audio = model.predict(songs)
+    tagged = model.predict(songs, SPELLINGS)
+    assert [g.primary_genre for g in tagged] == truth
+    assert sum(g.primary_genre == t for g, t in zip(audio, truth)) < 12  # the prior alone misses some
+    for song, alone, with_tag, genre in zip(songs, audio, tagged, truth):
+        assert dict(with_tag.predicted_genres)[genre] > dict(alone.predicted_genres)[genre]
+        assert sum(c for _, c in with_tag.predicted_genres) == pytest.approx(1, abs=1e-3)
+        assert prior_genre(song, genre) == with_tag  # the same evidence without a model
+
+
+def test_a_tag_the_audio_strongly_contradicts_is_still_flagged(collection):
+    songs, tags = collection
+    few = [HOUSE, BEBOP, *songs[:4]]
+    few_tags = ["Classical", "Heavy Metal", *tags[:4]]  # two tags the conventions strongly contradict
+    with pytest.warns(UserWarning, match="only 6 tagged"):
+        model = GenreModel.fit(few, few_tags)
+    assert model.suspicious(few, few_tags) == [True, True, False, False, False, False]
+    assert model.contradicts(few, few_tags) == [True, True, False, False, False, False]
+    house = model.predict(few, few_tags)[0]
+    # the tag still counts (classical rises from the audio's half a percent), but audio this sure wins
+    assert house.primary_genre == "electronic"
+    assert dict(house.predicted_genres)["classical"] > 20 * dict(prior_genre(HOUSE).predicted_genres)["classical"]
+
+
+def test_an_untagged_song_is_unaffected_by_the_others_tags(collection):
+    songs, tags = collection
+    some = [t if i % 3 else None for i, t in enumerate(tags)]
+    for model in (GenreModel.fit(songs[:400], tags[:400]), GenreModel(np.zeros(len(GENRES)), None, C=0.5, seed=0)):
+        with_tags, without = model.predict(songs, some), model.predict(songs)
+        untagged = [i for i, t in enumerate(some) if t is None]
+        assert [with_tags[i] for i in untagged] == [without[i] for i in untagged]
+        assert any(with_tags[i] != without[i] for i in range(len(songs)) if some[i] is not None)
+    for placeholder in (None, "Unknown", ""):
+        assert prior_genre(HOUSE, placeholder) == prior_genre(HOUSE)
+
+
+def test_tag_reliability_must_be_a_probability():
+    from songlake.udfs._genre_model import with_tags
+
+    p = np.full((1, len(GENRES)), 1 / len(GENRES))
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="strictly between 0 and 1"):
+            with_tags(p, np.array([0]), bad)
