@@ -333,7 +333,7 @@ class SqlController(Controller):
             finally:
                 spent += time.monotonic() - started
 
-        result, encoded = await gates.sql.run(run)
+        result, encoded = await gates.sql.run(run, query)
         headers = {"X-Songlake-Version": str(result.version), "X-Songlake-Truncated": str(encoded.truncated).lower()}
         return Response(encoded.body, media_type=FORMATS[fmt], headers=headers)
 

@@ -50,7 +50,7 @@ def create_app(lake: str | Path | Lake, *, settings: ServerSettings | None = Non
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         opened = Lake.open(root, create=True)
         queue = Queue.open(opened.root)
-        snapshot = Snapshot(opened)
+        snapshot = Snapshot(opened, threads=settings.sql_threads)
         snapshot.refresh()
         snapshot.start(settings.snapshot_interval)
         jobs = JobStore(opened.root)

@@ -8,17 +8,23 @@ their speed.
 User SQL takes two lanes (``SqlLanes``), because a query's cost is known only by running it:
 every query starts in the quick lane with a short budget (SONGLAKE_SQL_QUICK_SECONDS); the few
 still running then are stopped and run again in the slow lane, whose few slots run on threads
-of low CPU priority. So a quick query never waits behind slow ones, and slow ones (a hostile
-client's among them) take turns, without starving the rest of the server of CPU. Clips for
+of low CPU priority. A query text that overran once goes straight to the slow lane next time
+(the server remembers the last few thousand), so a client repeating a heavy query does not spend
+the quick lane's budget again and again. So a quick query never waits behind slow ones, and slow
+ones (a hostile client's among them) take turns, without starving the rest of the server of CPU.
+DuckDB runs each query on the thread that asks for it (SONGLAKE_SQL_THREADS, 1 by default), so
+the low priority covers all of a slow query's work. Clips for
 similarity search are embedded, and waveforms drawn, on low-priority threads too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import os
 import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Callable, TypeVar
@@ -29,7 +35,8 @@ from songlake.server.errors import Busy
 from songlake.server.sandbox import Overtime
 
 T = TypeVar("T")
-SLOW_NICE = 10  # how much lower the slow lane's threads run (Linux thread niceness)
+SLOW_NICE = 19  # how much lower the slow lane's threads run (Linux thread niceness: the lowest)
+REMEMBERED = 4096  # query texts that overran, sent straight to the slow lane
 
 
 class Gate:
@@ -81,17 +88,28 @@ class SqlLanes:
         self.slow = Gate("slow SQL queries", slow, wait)
         self.quick_seconds = quick_seconds
         self._slow_threads = LowPriority(slow, "songlake-slow-sql")
+        self._overran: OrderedDict[bytes, None] = OrderedDict()
 
-    async def run(self, work: Callable[[float | None], T]) -> T:
+    async def run(self, work: Callable[[float | None], T], text: str = "") -> T:
         """work(budget) in the quick lane with budget quick_seconds; when it raises Overtime,
-        work(None) again in the slow lane."""
-        async with self.quick.slot():
-            try:
-                return await anyio.to_thread.run_sync(work, self.quick_seconds)
-            except Overtime:
-                pass
+        work(None) again in the slow lane. A `text` (the query) that overran before goes to the
+        slow lane at once."""
+        key = hashlib.blake2b(" ".join(text.split()).encode(), digest_size=16).digest()
+        if key not in self._overran:
+            async with self.quick.slot():
+                try:
+                    return await anyio.to_thread.run_sync(work, self.quick_seconds)
+                except Overtime:
+                    self._remember(key)
+        else:
+            self._overran.move_to_end(key)
         async with self.slow.slot():
             return await self._slow_threads.run(work, None)
+
+    def _remember(self, key: bytes) -> None:
+        self._overran[key] = None
+        while len(self._overran) > REMEMBERED:
+            self._overran.popitem(last=False)
 
     def close(self) -> None:
         self._slow_threads.close()

@@ -28,9 +28,12 @@ it spends and the bytes it answers. The limits are here, each with what a client
 | SONGLAKE_SQL_CONCURRENCY      | 4       | POST /sql queries run at once in their first SQL_QUICK_SECONDS;    |
 |                               |         | others wait up to SQL_TIMEOUT, then 503 with Retry-After           |
 | SONGLAKE_SQL_QUICK_SECONDS    | 0.25    | a query still running after this long is stopped and run again in  |
-|                               |         | the slow lane, so quick queries never queue behind slow ones       |
+|                               |         | the slow lane, so quick queries never queue behind slow ones; a    |
+|                               |         | query text that overran once goes straight to the slow lane        |
 | SONGLAKE_SQL_SLOW_CONCURRENCY | 1       | queries run at once in the slow lane, at low CPU priority; others  |
 |                               |         | wait up to SQL_TIMEOUT, then 503 with Retry-After                  |
+| SONGLAKE_SQL_THREADS          | 1       | DuckDB threads per query: 1 runs each query on the thread that     |
+|                               |         | asks, so the slow lane's low priority covers all of its work       |
 | SONGLAKE_JSON_MAX_KB          | 1024    | the largest JSON request body, KB (413)                            |
 | SONGLAKE_SNAPSHOT_INTERVAL    | 1       | seconds between checks for a new lake version                      |
 | SONGLAKE_HOST, _PORT          | 127.0.0.1, 8470 | where `songlake serve` listens                             |
@@ -62,6 +65,7 @@ class ServerSettings:
     sql_concurrency: int = 4
     sql_quick_seconds: float = 0.25
     sql_slow_concurrency: int = 1
+    sql_threads: int = 1
     json_max_kb: int = 1024
     snapshot_interval: float = 1.0
     host: str = "127.0.0.1"
