@@ -35,6 +35,8 @@ it spends and the bytes it answers. The limits are here, each with what a client
 | SONGLAKE_SQL_THREADS          | 1       | DuckDB threads per query: 1 runs each query on the thread that     |
 |                               |         | asks, so the slow lane's low priority covers all of its work       |
 | SONGLAKE_JSON_MAX_KB          | 1024    | the largest JSON request body, KB (413)                            |
+| SONGLAKE_MAX_CONNECTIONS      | 512     | connections (open or busy) the server holds at once; past them a   |
+|                               |         | request gets 503 at once; idle keep-alive connections close at 5 s |
 | SONGLAKE_SNAPSHOT_INTERVAL    | 1       | seconds between checks for a new lake version                      |
 | SONGLAKE_HOST, _PORT          | 127.0.0.1, 8470 | where `songlake serve` listens                             |
 
@@ -67,6 +69,7 @@ class ServerSettings:
     sql_slow_concurrency: int = 1
     sql_threads: int = 1
     json_max_kb: int = 1024
+    max_connections: int = 512
     snapshot_interval: float = 1.0
     host: str = "127.0.0.1"
     port: int = 8470

@@ -430,7 +430,8 @@ def serve(lake_dir: Path | None, host: str | None, port: int | None, workers: in
     where = f"http://{settings.host}:{settings.port}"
     err.print(f"serving {lake.root} at {where}/ui (API schema at {where}/schema); "
               f"{workers} pipeline worker(s); reads {settings.reads}, writes need a token")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                limit_concurrency=settings.max_connections, timeout_keep_alive=5)
 
 
 @main.group()

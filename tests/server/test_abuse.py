@@ -34,7 +34,7 @@ LIMITS = {  # small limits, so the test can pass each one quickly
     "SONGLAKE_SQL_TIMEOUT": "4", "SONGLAKE_SQL_MAX_ROWS": "1000", "SONGLAKE_SQL_MAX_MB": "8",
     "SONGLAKE_UPLOAD_MAX_MB": "2", "SONGLAKE_UPLOAD_MAX_FILES": "100", "SONGLAKE_UPLOAD_TIMEOUT": "3",
     "SONGLAKE_CLIP_MAX_MB": "4", "SONGLAKE_CLIP_MAX_SECONDS": "60", "SONGLAKE_CLIP_TIMEOUT": "20",
-    "SONGLAKE_JSON_MAX_KB": "256", "SONGLAKE_SNAPSHOT_INTERVAL": "0.2",
+    "SONGLAKE_JSON_MAX_KB": "256", "SONGLAKE_SNAPSHOT_INTERVAL": "0.2", "SONGLAKE_MAX_CONNECTIONS": "48",
 }
 
 
@@ -230,6 +230,22 @@ def _raw_post(server: Server, path: str, head: bytes, body: bytes, declared: int
 def test_orphans_of_an_earlier_run_are_removed_at_start(server, client):
     assert _uploads(server) == []
     assert list((server.lake / "server" / "clips").iterdir()) == []
+
+
+def test_connections_past_the_cap_get_503_and_the_server_recovers(server, client):
+    held = []
+    try:
+        for _ in range(60):  # more idle connections than SONGLAKE_MAX_CONNECTIONS
+            held.append(socket.create_connection(("127.0.0.1", server.port), timeout=5))
+        time.sleep(0.3)
+        assert httpx.get(f"{server.base}/health", timeout=10).status_code == 503
+    finally:
+        for sock in held:
+            sock.close()
+    deadline = time.time() + 10
+    while httpx.get(f"{server.base}/health", timeout=10).status_code != 200:
+        assert time.time() < deadline, "the server did not recover once the connections closed"
+        time.sleep(0.2)
 
 
 # --- client mistakes are 4xx with a reason -------------------------------------------------------
