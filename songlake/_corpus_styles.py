@@ -51,6 +51,7 @@ ROMANS: dict[str, tuple[int, str]] = {
     "bVI": (8, "maj"), "bVII": (10, "maj"),
     # applied dominants
     "V/V": (2, "maj"), "V7/V": (2, "7"), "V7/IV": (0, "7"), "V/vi": (4, "maj"), "V7/ii": (9, "7"),
+    "V/ii": (9, "maj"), "V7/vi": (4, "7"), "V7/iv": (0, "7"),
     # suspended
     "Vsus4": (7, "sus4"), "Isus4": (0, "sus4"),
 }
@@ -302,6 +303,7 @@ class SongPlan:
     programs: dict[str, int]  # role -> GM program: chords, pad, bass, melody, solo
     lead_in: float  # seconds of silence before the first downbeat
     seed: int
+    tempo: tuple[float, ...] = ()  # the bpm of every beat where the tempo moves; () for a steady bpm
 
     @property
     def key(self) -> str:

@@ -14,13 +14,25 @@ the WAV; keys 'A minor'; Harte chord labels ('C:maj', 'D:min7', 'G:7', 'F:maj7',
 'D:sus4', 'N' for the silent lead-in); roman numerals in music21's figures, aligned 1:1 with the
 chords (see ``_corpus_styles`` for the spelling); time signatures '4/4', '3/4', '6/8', where 6/8
 counts dotted quarters as beats (2 per bar) and bpm counts those beats; section labels intro,
-verse, pre-chorus, chorus, bridge, solo, outro, covering the whole song. The tempo is constant.
+verse, pre-chorus, chorus, bridge, solo, outro, covering the whole song. The band styles' tempo
+is constant.
 Each song opens with 0.2-1 s of silence and ends with its last chord ringing for 2 s, which the
 last chord and the last section include. Beats and downbeats are the written grid; the notes
 played around it are humanised, the truth is not.
 
-Sizes: 'tiny' (one ~12 s song, for tests), 'small' (8 songs of about 60 s, one per style),
-'full' (42 songs of 60-150 s). The corpus is deterministic for a seed and cached: each song is
+Drumless songs (``_corpus_drumless`` writes their plans, ``_corpus_voices`` their notes) are
+written in four voices led from chord to chord: chorales on church organ and on choir aahs,
+string quartets, solo piano with rubato, ambient pads, and a ballad whose free piano intro
+leads to a steady body with drums. Their harmony has inversions, 4-3 suspensions, passing and
+neighbour notes, applied dominants and phrases closed by cadences; the truth's chords stay root
+position Harte labels and roman numerals as above, non-chord tones are not part of them. Where
+the plan has a tempo curve (the rubato piano, the ballad's intro) the beats are the times the
+notes were written at, so they follow the curve, and ``bpm`` is the median tempo.
+
+Sizes: 'tiny' (one ~12 s song, for tests), 'small' (8 songs of about 60 s, one per band style),
+'drumless' (12 songs of 60-120 s, two per drumless style), 'full' (the 42 band songs of
+60-150 s, then the 12 drumless ones, which keep their own names so both sizes share renders).
+The corpus is deterministic for a seed and cached: each song is
 ``<name>.mid``, ``<name>.wav`` (44.1 kHz stereo 16-bit) and ``<name>.json`` (the truth) in the
 folder, and a song whose MIDI is unchanged is never rendered again.
 """
@@ -40,7 +52,11 @@ from pathlib import Path
 
 import numpy as np
 
-from songlake._corpus_styles import METERS, STYLES, SongPlan, plan_corpus
+from songlake import _corpus_styles
+from songlake._corpus_drumless import DRUMLESS, plan_drumless
+from songlake._corpus_styles import METERS, STYLES, SongPlan
+
+SIZES = (*_corpus_styles.SIZES, "drumless")
 
 SAMPLE_RATE = 44100
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
@@ -96,14 +112,26 @@ class CorpusSong:
     truth: Truth
 
 
+def plan_corpus(size: str, seed: int = 0) -> list[SongPlan]:
+    """The song plans of a corpus size: the band styles' (``_corpus_styles``), the drumless ones
+    (``_corpus_drumless``), or for 'full' the band styles' followed by the drumless ones."""
+    if size == "drumless":
+        return plan_drumless(seed)
+    plans = _corpus_styles.plan_corpus(size, seed)  # raises on an unknown size
+    return plans + plan_drumless(seed) if size == "full" else plans
+
+
 def compose(plan: SongPlan):
     """A plan's MIDI (pretty_midi.PrettyMIDI) and its Truth; no rendering."""
     from songlake._corpus_arrange import arrange
+    from songlake._corpus_voices import arrange_drumless
 
-    midi, timeline = arrange(plan)
+    drumless = plan.style in DRUMLESS
+    midi, timeline = arrange_drumless(plan) if drumless else arrange(plan)
+    genre = DRUMLESS[plan.style].genre if drumless else STYLES[plan.style].genre
     truth = Truth(key=plan.key, bpm=plan.bpm, beats=tuple(timeline.beats), downbeats=tuple(timeline.downbeats),
                   time_signature=plan.meter, chords=tuple(timeline.chords), romans=tuple(timeline.romans),
-                  sections=tuple(timeline.sections), genre=STYLES[plan.style].genre, has_drums=plan.drums,
+                  sections=tuple(timeline.sections), genre=genre, has_drums=plan.drums,
                   style=plan.style, duration=timeline.duration)
     return midi, truth
 

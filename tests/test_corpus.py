@@ -1,11 +1,15 @@
 """The ground-truth corpus: truth consistent with itself, variety as promised, rendering and caching.
 
 Only the 'tiny' corpus (one ~10 s song) is rendered; the other sizes are checked as plans and
-truths, which needs no FluidSynth.
+truths, which needs no FluidSynth. The drumless songs are also checked against their MIDI: the
+notes, read back from the file, must show the inversions, suspensions and non-chord tones and
+the tempo curve that the generator promises.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import shutil
 
 import mir_eval
@@ -13,7 +17,9 @@ import numpy as np
 import pytest
 
 from songlake import corpus
-from songlake._corpus_styles import ROMANS, chord_label, plan_corpus
+from songlake import _corpus_styles
+from songlake._corpus_styles import ROMANS, chord_label
+from songlake.corpus import plan_corpus
 from songlake.synth import PITCH_CLASSES
 from songlake.udfs.audio import decode
 
@@ -27,11 +33,18 @@ def _truths(size: str):
 
 @pytest.fixture(scope="module")
 def truths():
-    return _truths("small") + _truths("full")
+    return _truths("small") + _truths("full")  # 'full' ends with the drumless songs
+
+
+@pytest.fixture(scope="module")
+def drumless():
+    return [(plan, *corpus.compose(plan)) for plan in plan_corpus("drumless")]
 
 
 def test_beats_follow_the_stated_tempo_and_downbeats_every_bar(truths):
     for plan, truth in truths:
+        if plan.tempo:
+            continue  # a tempo curve: see test_rubato_beats_follow_the_written_tempo_curve
         beats = np.array(truth.beats)
         assert np.allclose(np.diff(beats), 60.0 / truth.bpm, atol=2e-4), plan.name
         assert beats[0] == pytest.approx(plan.lead_in, abs=1e-3)
@@ -84,6 +97,144 @@ def test_the_full_corpus_covers_the_variety(truths):
     assert any(label == "pre-chorus" for t in full for _, _, label in t.sections)
 
 
+def test_the_band_songs_are_unchanged_by_the_drumless_styles():
+    """The band corpora's MIDI, byte for byte, as before the drumless styles (cached renders stay valid)."""
+    digest = hashlib.sha256()
+    for size in ("small", "full"):
+        for plan in _corpus_styles.plan_corpus(size):
+            buffer = io.BytesIO()
+            corpus.compose(plan)[0].write(buffer)
+            digest.update(hashlib.sha256(f"{corpus.VERSION}:".encode() + buffer.getvalue()).digest())
+    assert digest.hexdigest() == "a26786e95786cdf2e02d42848e2a61e00f164496da56c50c3b0d5c4245d4d7ed"
+    full = plan_corpus("full")
+    assert full[:42] == _corpus_styles.plan_corpus("full") and full[42:] == plan_corpus("drumless")
+
+
+def test_the_drumless_corpus_covers_the_variety(drumless):
+    truths = [truth for _, _, truth in drumless]
+    assert 10 <= len(truths) <= 14
+    assert {t.style for t in truths} == {"chorale-organ", "chorale-choir", "string-quartet", "piano-rubato",
+                                         "ambient", "free-ballad"}
+    assert {t.key.split()[0] for t in truths} == set(PITCH_CLASSES)
+    assert {t.key.split()[1] for t in truths} == {"major", "minor"}
+    assert {t.time_signature for t in truths} == {"4/4", "3/4"}
+    assert min(t.bpm for t in truths) <= 60 and max(t.bpm for t in truths) >= 90
+    assert all(55 <= t.duration <= 130 for t in truths)
+    assert sum(t.duration for t in truths) < 1300  # renders in about a minute
+    assert [t.has_drums for t in truths] == [t.style == "free-ballad" for t in truths]
+    applied = {n for t in truths for n in t.romans if "/" in n}
+    assert len(applied) >= 4, applied
+    assert {"V7", "viio"} <= {n for t in truths for n in t.romans}
+    for (plan, _, truth) in drumless:
+        tonic = "I" if plan.mode == "major" else "i"
+        assert truth.romans[-1] == tonic, plan.name
+
+
+def test_every_drumless_phrase_ends_in_a_cadence(drumless):
+    from songlake._corpus_voices import slots_of
+
+    kinds = set()
+    for plan, _, _ in drumless:
+        slots = slots_of(plan)
+        tonic, sixth = ("I", "vi") if plan.mode == "major" else ("i", "VI")
+        ends = [i for i, s in enumerate(slots) if s.cadence]
+        assert ends[-1] == len(slots) - 1
+        for i in ends:
+            before, goal = slots[i - 1].numeral, slots[i].numeral
+            kind = ("authentic" if before in ("V", "V7") and goal == tonic else
+                    "plagal" if before in ("IV", "iv") and goal == tonic else
+                    "deceptive" if before == "V7" and goal == sixth else "half" if goal == "V" else None)
+            assert kind, f"{plan.name}: phrase ends {before} {goal}"
+            kinds.add(kind)
+    assert kinds == {"authentic", "half", "plagal", "deceptive"}
+
+
+def test_rubato_beats_follow_the_written_tempo_curve(drumless):
+    curved = [(plan, midi, truth) for plan, midi, truth in drumless if plan.tempo]
+    assert {truth.style for _, _, truth in curved} == {"piano-rubato", "free-ballad"}
+    for plan, midi, truth in curved:
+        periods = np.diff(np.array(truth.beats + (truth.duration - 2.0,)))
+        tempo = 60.0 / periods
+        assert np.allclose(tempo, plan.tempo, rtol=2e-3), plan.name
+        assert truth.bpm == pytest.approx(float(np.median(plan.tempo)), abs=0.01)
+        ratio = tempo / truth.bpm
+        assert ratio.min() > 0.78 and ratio.max() < 1.15, plan.name
+        intro = len(plan.sections[0].bars) * truth.beats_per_bar
+        steps = np.abs(np.diff(ratio))
+        if truth.style == "free-ballad":
+            steps[intro - 1] = 0.0  # the band comes in a tempo
+        assert steps.max() < 0.06, f"{plan.name}: the curve jumps"
+        if truth.style == "piano-rubato":
+            assert ratio.max() > 1.04 and ratio.min() < 0.9, "about +-10 %, and a ritardando at the end"
+        else:  # a free intro, then a steady body
+            assert np.ptp(ratio[:intro]) > 0.1 and np.ptp(ratio[intro:]) < 1e-3
+        # The notes were written on that curve: every chord change has a note starting on it.
+        onsets = np.sort([n.start for i in midi.instruments if not i.is_drum for n in i.notes])
+        for start, _, label in truth.chords[1:]:
+            assert np.abs(onsets - start).min() < 0.03, f"{plan.name}: no note at the chord change {start}"
+    steady = [(plan, truth) for plan, _, truth in drumless if not plan.tempo]
+    for plan, truth in steady:
+        assert np.allclose(np.diff(truth.beats), 60.0 / truth.bpm, atol=2e-4), plan.name
+
+
+def _chord_at(truth, time):
+    for start, end, label in truth.chords:
+        if start <= time < end:
+            return label
+    return "N"
+
+
+def _pitch_classes(label):
+    root, bitmap, _ = mir_eval.chord.encode(label)
+    return {int((root + i) % 12) for i in np.flatnonzero(bitmap)}, int(root)
+
+
+def test_drumless_midi_has_inversions_suspensions_and_non_chord_tones(drumless):
+    inverted = spans = suspensions = foreign = notes = 0
+    for plan, midi, truth in drumless:
+        pitched = [i for i in midi.instruments if not i.is_drum]
+        assert plan.style == "free-ballad" or not any(i.is_drum for i in midi.instruments), plan.name
+        everything = sorted((n for i in pitched for n in i.notes), key=lambda n: n.start)
+        song_suspensions = 0
+        for start, end, label in truth.chords[1:]:
+            tones, root = _pitch_classes(label)
+            sounding = [n for n in everything if n.start < start + 0.06 and n.end > start + 0.1]
+            if sounding:
+                spans += 1
+                inverted += min(sounding, key=lambda n: n.pitch).pitch % 12 != root
+            for instrument in pitched:  # a 4-3 suspension: the fourth over the root, stepping down to the third
+                line = sorted(instrument.notes, key=lambda n: n.start)
+                for a, b in zip(line, line[1:]):
+                    if (a.start < start + 0.06 and a.end > start + 0.1 and a.pitch % 12 == (root + 5) % 12
+                            and start < b.start < end and 1 <= a.pitch - b.pitch <= 2 and b.pitch % 12 in tones):
+                        song_suspensions += 1
+        suspensions += song_suspensions
+        if plan.style.startswith("chorale"):
+            assert song_suspensions >= 1, plan.name
+        for note in everything:
+            notes += 1
+            tones, _ = _pitch_classes(_chord_at(truth, note.start + 0.02)) if _chord_at(truth, note.start + 0.02) != "N" \
+                else (set(range(12)), 0)
+            foreign += note.pitch % 12 not in tones
+    assert 0.1 < inverted / spans < 0.5, inverted / spans
+    assert suspensions >= 12
+    assert 0.03 < foreign / notes < 0.25, foreign / notes
+
+
+def test_drumless_voices_stay_in_range_without_crossing(drumless):
+    from songlake._corpus_voices import RANGES, _Voices, slots_of
+
+    for plan, _, _ in drumless:
+        slots = slots_of(plan)
+        voices = _Voices(plan, slots, np.random.default_rng(0))
+        for slot, chord in zip(slots, voices.chords):
+            assert chord[0] > chord[1] > chord[2] > chord[3], plan.name
+            for pitch, (low, high) in zip(chord, RANGES.values()):
+                assert low <= pitch <= high
+            assert {chord[3] % 12} == {slot.bass_pc}
+            assert {slot.tones[0], slot.tones[1]} <= {p % 12 for p in chord}
+
+
 def test_plans_are_deterministic_for_a_seed():
     assert plan_corpus("small", seed=3) == plan_corpus("small", seed=3)
     assert plan_corpus("small", seed=3) != plan_corpus("small", seed=4)
@@ -93,6 +244,7 @@ def test_plans_are_deterministic_for_a_seed():
 def test_an_unknown_size_is_refused():
     with pytest.raises(ValueError, match="small"):
         plan_corpus("medium")
+    assert plan_corpus("drumless", seed=1) != plan_corpus("drumless") == plan_corpus("drumless")
     assert set(ROMANS) >= {"I", "V7", "viio", "bVII"}
 
 
