@@ -57,6 +57,7 @@ from songlake._corpus_drumless import DRUMLESS, plan_drumless
 from songlake._corpus_styles import METERS, STYLES, SongPlan
 
 SIZES = (*_corpus_styles.SIZES, "drumless")
+DRUMLESS_STYLES = tuple(DRUMLESS)  # the styles written in voices, drumless but for the free ballad's body
 
 SAMPLE_RATE = 44100
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
