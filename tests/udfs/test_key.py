@@ -3,7 +3,7 @@ import pytest
 
 from songlake import synth
 from songlake.synth import SAMPLE_RATE as SR
-from songlake.udfs.key import detect_key
+from songlake.udfs.key import detect_key, key_from
 
 
 @pytest.mark.parametrize("tonic", ["C", "D", "F#", "Bb"])
@@ -62,12 +62,36 @@ def test_pitch_shift_moves_the_key(semitones):
 
 
 def test_chords_decide_between_relative_keys():
-    # The same pitch content read as C major or A minor according to which chords frame it.
-    notes = np.zeros(SR * 8, np.float32)
-    t = np.arange(len(notes)) / SR
-    for midi in (57, 60, 64, 67, 69, 72, 76):  # A C E G: the notes of both keys' tonic chords
-        notes += np.sin(2 * np.pi * 440 * 2 ** ((midi - 69) / 12) * t).astype(np.float32) * 0.05
+    # The same pitch content, A C E G, the notes of both keys' tonic chords, read as C major or
+    # A minor according to which chords frame it.
+    notes = np.zeros(12)
+    notes[[9, 0, 4, 7]] = 0.25
     in_c = [(0, 2, "C:maj"), (2, 4, "F:maj"), (4, 6, "G:7"), (6, 8, "C:maj")]
     in_a = [(0, 2, "A:min"), (2, 4, "D:min"), (4, 6, "E:7"), (6, 8, "A:min")]
-    assert detect_key(notes, chords=in_c).name == "C major"
-    assert detect_key(notes, chords=in_a).name == "A minor"
+    assert key_from(notes, in_c).name == "C major"
+    assert key_from(notes, in_a).name == "A minor"
+    alone = key_from(notes)
+    assert alone.confidence < 0.7  # the profiles alone barely choose: they say so
+    assert key_from(notes, in_c).confidence > 0.9 and key_from(notes, in_a).confidence > 0.9
+
+
+def test_the_songs_chords_are_one_reading_beside_the_rough_pass():
+    # A held A C E G chord: the rough pass over the audio hears A minor (seventh), a chord list
+    # that says C major is one reading against it, so the key stays A minor, less sure.
+    t = np.arange(SR * 8) / SR
+    pad = sum(np.sin(2 * np.pi * 440 * 2 ** ((m - 69) / 12) * t) * 0.05 for m in (57, 60, 64, 67, 69, 72, 76))
+    pad = pad.astype(np.float32)
+    in_c = [(0, 2, "C:maj"), (2, 4, "F:maj"), (4, 6, "G:7"), (6, 8, "C:maj")]
+    heard = detect_key(pad)
+    framed = detect_key(pad, chords=in_c)
+    assert heard.name == framed.name == "A minor"
+    assert framed.confidence < heard.confidence - 0.2
+
+
+def test_a_misheard_reading_of_the_chords_is_outvoted():
+    # The song's chord list hears every tonic chord of a D major song as minor (a misread third):
+    # the rough pass and the profiles keep the key.
+    song = synth.render_song(synth.SongSpec(tonic="D", mode="major", degrees=(1, 4, 5, 1), bars=8, drums=False))
+    misheard = [(a, b, label.replace(":maj", ":min") if label.startswith("D:") else label)
+                for a, b, label in song.chords]
+    assert detect_key(song.samples.mean(axis=0), chords=misheard).name == "D major"
