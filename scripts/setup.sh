@@ -29,6 +29,14 @@ if [ -n "$extras" ] && { ! command -v fluidsynth >/dev/null || [ ! -f /usr/share
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq fluidsynth fluid-soundfont-gm redis-server chromium >/dev/null
 fi
 
+# Duplicates are found by Chromaprint fingerprints at ingest: pyacoustid loads Debian's
+# libchromaprint1 (no fpcalc needed).
+if ! { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libchromaprint\.so\.1'; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing libchromaprint1 (Debian package, for duplicate detection)"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libchromaprint1 >/dev/null
+fi
+
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $($python --version)"
