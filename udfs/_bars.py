@@ -22,6 +22,7 @@ BASS_RANGE = (50.0, 250.0)  # Hz: the bass line, which plays the chord roots
 BASS_WEIGHT = 0.5  # of the bass chroma against the full-range chroma in the harmony vector
 TIMBRE_FLOOR = 0.2  # MFCC spread (per coefficient) below this is a loop's jitter, not a change of sound
 AUDIBLE_STEM = 1e-3  # a vocal stem 30 dB below the mix is separation bleed, not singing
+FREE_BAR = (2.0, 4.0)  # seconds: the range of a bar inferred from the chords when there are no downbeats
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,20 @@ def bar_grid(downbeats: np.ndarray, duration: float, beats: np.ndarray) -> np.nd
     else:
         edges.append(duration)
     return np.asarray(edges)
+
+
+def free_downbeats(duration: float, chord_spans: list[tuple[float, float, str]] | None) -> np.ndarray:
+    """Stand-in downbeats for music without a pulse: bars as long as the median chord (held within
+    FREE_BAR seconds), each bar line moved to the chord change nearest it within a quarter bar."""
+    chords = [(a, b) for a, b, label in chord_spans or () if label not in ("N", "X") and b > a]
+    bar = float(np.clip(np.median([b - a for a, b in chords]), *FREE_BAR)) if chords else FREE_BAR[0]
+    changes = np.array([a for a, _ in chords[1:]])
+    out = [chords[0][0] if chords and chords[0][0] < bar else 0.0]
+    while out[-1] + bar < duration - 0.5 * bar:
+        target = out[-1] + bar
+        near = changes[np.abs(changes - target) <= 0.25 * bar] if len(changes) else changes
+        out.append(float(near[np.argmin(np.abs(near - target))]) if len(near) else target)
+    return np.asarray(out)
 
 
 def spectra(mono: np.ndarray, sample_rate: int, vocals: np.ndarray | None = None) -> Spectra:

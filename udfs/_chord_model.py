@@ -29,9 +29,11 @@ PRIOR = {"maj": 0.0, "min": -0.01, "7": -0.02, "maj7": -0.06, "min7": -0.05, "di
 BASS_WEIGHT = 0.4  # treble fit is a cosine in [0, 1]; the bass share of the root adds up to this
 BASS_WEIGHT_DOWNBEAT = 0.8  # ... on downbeats, where bass lines most often play the root
 BASS_WEIGHT_UNKNOWN = 0.55  # ... on every beat when the downbeats are unknown
+BASS_WEIGHT_FREE = 0.3  # ... on segments of harmonic change (no beats): chorales and strings invert often
 BASS_FLOOR = 0.2  # bass quieter than this share of its median level counts proportionally less
 BASS_OTHER = 0.25  # a bass on another chord tone (inversion) counts this much of a root
-SHARPNESS = 18.0  # log-likelihood per unit of score
+SHARPNESS = 18.0  # log-likelihood per unit of score (per beat-long segment)
+EVIDENCE_SECONDS = 0.5  # a segment this long counts as much as one beat
 # Probability of a chord change at the start of a beat: on a downbeat, half way through a bar
 # of an even number of beats, elsewhere, and anywhere when downbeats are unknown.
 CHANGE_DOWNBEAT = 0.5
@@ -94,14 +96,19 @@ def scores(treble: np.ndarray, bass: np.ndarray, salience: np.ndarray, bass_weig
 
 
 def decode(treble: np.ndarray, bass: np.ndarray, salience: np.ndarray, change_log_prob: np.ndarray,
-           bass_weight: np.ndarray | None = None, key: tuple[int, str] | None = None) -> np.ndarray:
-    """State index per segment (see labels()); key (tonic pitch class, mode) adds its prior."""
+           bass_weight: np.ndarray | None = None, key: tuple[int, str] | None = None,
+           evidence: np.ndarray | None = None) -> np.ndarray:
+    """State index per segment (see labels()); key (tonic pitch class, mode) adds its prior.
+
+    evidence weighs each segment's emission (1 by default, as for one beat): segments of
+    unequal length, as on harmonic change, weigh by their length in beats (see EVIDENCE_SECONDS)."""
     if bass_weight is None:
         bass_weight = np.full(len(treble), BASS_WEIGHT_UNKNOWN)
     emission = scores(treble, bass, salience, bass_weight)
     if key is not None:
         emission = emission + key_prior(*key)[None, :]
-    return viterbi(SHARPNESS * emission, change_log_prob)
+    weight = SHARPNESS if evidence is None else SHARPNESS * np.asarray(evidence, float)[:, None]
+    return viterbi(weight * emission, change_log_prob)
 
 
 def viterbi(log_emission: np.ndarray, change_at: np.ndarray) -> np.ndarray:

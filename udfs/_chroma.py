@@ -33,6 +33,7 @@ PARTIALS = 8
 # bright instruments and basses with a weak fundamental need flatter ones than a flute does.
 PARTIAL_DECAYS = (0.4, 0.7, 1.0)
 TONAL_LOW, TONAL_RANGE = 0.55, 0.25  # notes explain <55% of a drum or noise spectrum, >80% of music
+TONAL_FLOOR = 0.4  # ... and a choir's ~65%: the threshold follows the song down to here (see salience)
 MAX_BIN = int(np.ceil(440 * 2 ** ((HIGH_MIDI + 1 - 69) / 12) * N_FFT / RATE)) + 4
 
 
@@ -213,7 +214,13 @@ def segment_pitch(spec: Spectrogram, bounds: np.ndarray) -> SegmentPitch:
 
 def salience(pitch: SegmentPitch) -> np.ndarray:
     """How clearly each segment sounds pitched notes, 0..1: loud enough (within 20 dB of the song's
-    loud parts, nothing at 60 dB below) and tonal (notes explain the spectrum, unlike drums or noise)."""
+    loud parts, nothing at 60 dB below) and tonal (notes explain the spectrum, unlike drums or noise).
+
+    Tonal is judged against the song itself too: voices and bowed strings (breath, vibrato,
+    formants) leave more of the spectrum unexplained than plucked or keyed notes, so a song
+    whose tonal parts (its 75th percentile) stay below TONAL_LOW + TONAL_RANGE has its threshold
+    lowered as far, though never below TONAL_FLOOR, where drums and noise lie."""
     loud = np.percentile(pitch.energy, 90) + 1e-12
     db = 20 * np.log10(np.maximum(pitch.energy, 1e-12) / loud)
-    return np.minimum(np.clip((db + 60) / 40, 0, 1), np.clip((pitch.tonality - TONAL_LOW) / TONAL_RANGE, 0, 1))
+    low = max(TONAL_FLOOR, min(TONAL_LOW, float(np.percentile(pitch.tonality, 75)) - TONAL_RANGE))
+    return np.minimum(np.clip((db + 60) / 40, 0, 1), np.clip((pitch.tonality - low) / TONAL_RANGE, 0, 1))

@@ -1,19 +1,31 @@
-"""Chords: labelled time spans in Harte syntax, one decision per beat, smoothed over the song.
+"""Chords: labelled time spans in Harte syntax, one decision per beat (or per stretch of steady
+harmony), smoothed over the song.
 
 Conventions: times in seconds; spans cover the song from 0 to its end without gaps, consecutive
 equal labels merged. Labels are Harte 'root:quality' with roots spelled C C# D Eb E F F# G Ab A
 Bb B and qualities maj, min, 7, maj7, min7, dim, aug, sus4, or 'N' where nothing sounds.
 
 Method: note salience from an approximate transcription of a log-frequency spectrum (see
-_chroma), summed between consecutive beats, folded into a treble chroma (what the chord is) and a
-bass chroma (which note is its root); per-beat chord scores from templates (see _chord_model),
-smoothed by a Viterbi pass whose chord changes are likeliest on downbeats, then likeliest half
-way through a bar, least likely elsewhere. A second pass runs in the key that the first pass
-implies (see key.key_from), where chords outside the key need more evidence. With stems, the
-treble chroma comes from the pitched stems mixed (`harmonic`) and the bass chroma from `bass`.
+_chroma), summed over segments, folded into a treble chroma (what the chord is) and a bass
+chroma (which note is its root); per-segment chord scores from templates (see _chord_model),
+smoothed by a Viterbi pass. A second pass runs in the key that the first pass implies (see
+key.key_from), where chords outside the key need more evidence. With stems, the treble chroma
+comes from the pitched stems mixed (`harmonic`) and the bass chroma from `bass`.
 
-Input: mono float audio at 44.1 kHz; beats and downbeats in seconds, increasing. Without beats
-the decisions fall on a 0.5 s grid (with a warning); silence gives one 'N' span (with a warning).
+Segments are the beats when beats are given: chord changes are likeliest on downbeats, then
+half way through a bar, least likely elsewhere. Without beats (music without drums or a steady
+pulse: chorales, strings, pads, rubato piano) they come from harmonic change: the pitch content
+on a grid of STEP seconds, its chroma (treble and bass, weighted by salience) compared between
+the WINDOW seconds before and after each grid point, gives a novelty curve whose peaks (local
+maxima over MIN_GAP seconds either side, above NOVELTY) are the candidate changes; stretches
+longer than MAX_SEGMENT are cut evenly, and the Viterbi pass decides, with a change likely at a
+peak (the likelier the higher it is) and unlikely at a cut. Sustained notes and soft attacks
+change nothing: only the notes count, not their onsets. Pooling whole stretches keeps passing
+tones and short suspensions from deciding a label, and the bass chroma's root weighting keeps
+an inversion's label (C/E reads C:maj).
+
+Input: mono float audio at 44.1 kHz; beats and downbeats in seconds, increasing (none is legal).
+Silence gives one 'N' span (with a warning).
 """
 
 from __future__ import annotations
@@ -29,8 +41,12 @@ from songlake.udfs._checks import is_silent, require_mono
 from songlake.udfs.key import PITCH_CLASSES, distribution_of, key_from
 
 ANALYSIS_RATE = 44100
-FALLBACK_GRID = 0.5  # seconds between decisions when no beats are given
-MAX_SEGMENT = 1.5  # longer gaps between beats (intro, outro, missed beats) are split
+MAX_SEGMENT = 1.5  # longer gaps between beats (intro, outro, missed beats) or changes are split
+# Segmentation on harmonic change (no beats): see the module docstring.
+STEP = 0.186  # seconds: the grid of the novelty curve (four STFT hops)
+WINDOW = 0.5  # seconds of harmony compared either side of a grid point
+MIN_GAP = 0.35  # seconds: a peak must be the highest this far either side
+NOVELTY = 0.1  # cosine distance between the two sides below which nothing changed
 DOWNBEAT_TOLERANCE = 0.1  # seconds between a downbeat and the beat it marks
 
 
@@ -76,25 +92,30 @@ def recognize_chords(
         what = "audio" if harmonic is None else "harmonic stem"
         warnings.warn(f"no chords: the {what} is silent", stacklevel=2)
         return Chords((ChordSpan(0.0, _round(duration), "N"),))
-    if len(beats) == 0:
-        warnings.warn(f"no beats given: deciding chords every {FALLBACK_GRID} s", stacklevel=2)
 
-    bounds = _segment_bounds(beats, duration)
     treble_source = mono if harmonic is None else harmonic
+    if len(beats):
+        bounds = _segment_bounds(beats, duration)
+        bar_starts = _bar_starts(bounds, downbeats)
+        change = _change_log_prob(len(bounds) - 1, bar_starts)
+        evidence = None
+    else:
+        bounds, change = _harmonic_change(treble_source, bass, duration)
+        bar_starts = np.zeros(0, int)
+        evidence = np.diff(bounds) / model.EVIDENCE_SECONDS
     pitch = _chroma.segment_pitch(_chroma.spectrogram(treble_source), bounds)
     bass_chroma = pitch.bass
     if bass is not None:
         bass_chroma = _chroma.segment_pitch(_chroma.spectrogram(bass), bounds).bass
     salience = _chroma.salience(pitch)
-    bar_starts = _bar_starts(bounds, downbeats)
-    change = _change_log_prob(len(bounds) - 1, bar_starts)
-    bass_weight = np.full(len(bounds) - 1, model.BASS_WEIGHT if len(bar_starts) else model.BASS_WEIGHT_UNKNOWN)
+    weight = model.BASS_WEIGHT if len(bar_starts) else model.BASS_WEIGHT_UNKNOWN if len(beats) else model.BASS_WEIGHT_FREE
+    bass_weight = np.full(len(bounds) - 1, weight)
     bass_weight[bar_starts] = model.BASS_WEIGHT_DOWNBEAT  # where bass lines most often play the root
-    first = _spans(model.decode(pitch.treble, bass_chroma, salience, change, bass_weight), bounds)
+    first = _spans(model.decode(pitch.treble, bass_chroma, salience, change, bass_weight, None, evidence), bounds)
     # Second pass in the key the first pass implies: out-of-key chords need more evidence.
     key = key_from(distribution_of(pitch.treble, bass_chroma, salience), first)
     tonic = PITCH_CLASSES.index(key.tonic)
-    path = model.decode(pitch.treble, bass_chroma, salience, change, bass_weight, (tonic, key.mode))
+    path = model.decode(pitch.treble, bass_chroma, salience, change, bass_weight, (tonic, key.mode), evidence)
     return Chords(_spans(path, bounds))
 
 
@@ -139,15 +160,52 @@ def _segment_bounds(beats: np.ndarray, duration: float) -> np.ndarray:
     """[0, beats..., end], with long gaps split into pieces no longer than MAX_SEGMENT."""
     inner = beats[(beats > 0.05) & (beats < duration - 0.05)]
     points = np.concatenate([[0.0], inner, [duration]])
-    if len(inner) == 0:
-        step = FALLBACK_GRID
-    else:
-        step = min(MAX_SEGMENT, float(np.median(np.diff(inner))) if len(inner) > 1 else MAX_SEGMENT)
-    out = [0.0]
+    step = min(MAX_SEGMENT, float(np.median(np.diff(inner))) if len(inner) > 1 else MAX_SEGMENT)
+    return _split(points, step)
+
+
+def _split(points: np.ndarray, step: float) -> np.ndarray:
+    """The points with every gap longer than MAX_SEGMENT cut evenly into pieces of about step."""
+    out = [float(points[0])]
     for a, b in zip(points[:-1], points[1:]):
-        pieces = max(1, int(round((b - a) / step))) if b - a > MAX_SEGMENT or len(inner) == 0 else 1
+        pieces = max(1, int(round((b - a) / step))) if b - a > MAX_SEGMENT else 1
         out.extend(a + (b - a) * np.arange(1, pieces + 1) / pieces)
     return np.array(out)
+
+
+def _harmonic_change(treble_source: np.ndarray, bass: np.ndarray | None, duration: float):
+    """(segment bounds, log-probability of a change at each segment's start) from harmonic novelty."""
+    grid = np.append(np.arange(0.0, duration - STEP / 2, STEP), duration)
+    if len(grid) < 2:
+        grid = np.array([0.0, duration])
+    pitch = _chroma.segment_pitch(_chroma.spectrogram(treble_source), grid)
+    bass_chroma = pitch.bass if bass is None else _chroma.segment_pitch(_chroma.spectrogram(bass), grid).bass
+    novelty = _novelty(pitch.treble, bass_chroma, _chroma.salience(pitch))
+    gap, width = max(1, int(round(MIN_GAP / STEP))), len(novelty)
+    peaks = [k for k in range(1, width) if novelty[k] >= NOVELTY
+             and novelty[k] == novelty[max(0, k - gap): k + gap + 1].max()]
+    points = np.concatenate([[0.0], grid[peaks], [duration]])
+    bounds = _split(points, MAX_SEGMENT / 2)
+    strength = dict(zip(np.round(grid[peaks], 6), novelty[peaks]))
+    change = np.array([model.CHANGE_OFFBEAT if (p := strength.get(round(float(t), 6))) is None
+                       else min(model.CHANGE_DOWNBEAT, model.CHANGE_HALF_BAR + p) for t in bounds[:-1]])
+    return bounds, np.log(change)
+
+
+def _novelty(treble: np.ndarray, bass: np.ndarray, salience: np.ndarray) -> np.ndarray:
+    """Per grid edge k (between step k-1 and k): cosine distance of the salience-weighted chroma
+    (treble and bass, each unit norm) summed over WINDOW before the edge and over WINDOW after it."""
+    unit = lambda x: x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-12)  # noqa: E731
+    chroma = np.hstack([unit(treble), 0.5 * unit(bass)]) * salience[:, None]
+    w = max(1, int(round(WINDOW / STEP)))
+    total = np.vstack([np.zeros((1, chroma.shape[1])), np.cumsum(chroma, axis=0)])
+    n = len(chroma)
+    k = np.arange(n + 1)
+    before = total[k] - total[np.maximum(0, k - w)]
+    after = total[np.minimum(n, k + w)] - total[k]
+    cos = np.sum(unit(before) * unit(after), axis=1)
+    present = (np.linalg.norm(before, axis=1) > 1e-9) & (np.linalg.norm(after, axis=1) > 1e-9)
+    return np.where(present, 1.0 - cos, 0.0)[:n]
 
 
 def _bar_starts(bounds: np.ndarray, downbeats: np.ndarray) -> np.ndarray:

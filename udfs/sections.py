@@ -2,7 +2,8 @@
 
 Conventions: times in seconds; the spans are contiguous, the first starts at 0.0 and the last ends
 at the end of the audio (len(mono) / sample_rate); every other boundary lies on a bar line (a
-downbeat, or a bar inferred from the median bar length where the downbeats leave a gap). Labels
+downbeat, or a bar inferred from the median bar length where the downbeats leave a gap; with no
+downbeats at all, a bar inferred from the chords, see below). Labels
 are intro, verse, pre-chorus, chorus, bridge, solo, outro; neighbours may share a label (verse,
 verse). Input: 44.1 kHz mono, beat and downbeat times in seconds; optionally chord spans (Harte
 labels) and the vocal stem of the same mix.
@@ -57,8 +58,12 @@ Labels (``_form``), in this order:
 - With a vocal stem, a verse, chorus or bridge after the first chorus (not the last segment)
   without vocals is a solo over that section's chords.
 
-Degenerate input returns what it can with a warning, never an error: silence or no downbeats give
-no spans; a song shorter than two bars, one that only repeats a 1-, 2- or 4-bar loop, or one with
+Without downbeats (music without drums or a steady pulse) the bars come from the harmony
+instead (``_bars.free_downbeats``): a bar is the median chord length, held between FREE_BAR
+seconds, and each bar line moves to a chord change within a quarter of a bar of it; without
+chords, bars of the shorter FREE_BAR length. Everything else is as above.
+
+Degenerate input returns what it can with a warning, never an error: silence gives no spans; a song shorter than two bars, one that only repeats a 1-, 2- or 4-bar loop, or one with
 no boundary at all gives one verse span.
 """
 
@@ -111,9 +116,8 @@ def segment(mono: np.ndarray, sample_rate: int, beats: Sequence[float], downbeat
     if is_silent(mono):
         warnings.warn("no sections: the audio is silent", stacklevel=2)
         return Sections(())
-    if len(downbeats) == 0:
-        warnings.warn("no sections: no downbeats (sections start on bars; track downbeats first)", stacklevel=2)
-        return Sections(())
+    if len(downbeats) == 0:  # music without a steady pulse: bars from the harmonic rhythm
+        downbeats, beats = _bars.free_downbeats(duration, chord_spans), np.zeros(0)
 
     edges = _bars.bar_grid(downbeats, duration, beats)
     if len(edges) < 3:

@@ -130,11 +130,19 @@ def test_silence_gives_no_sections_with_a_warning():
         assert segment(np.zeros(SR * 30, np.float32), SR, beats, beats[::4]).spans == ()
 
 
-def test_no_downbeats_gives_no_sections_with_a_warning(pop):
-    with pytest.warns(UserWarning, match="downbeats"):
-        assert segment(pop.mono, SR, pop.beats, ()).spans == ()
-    with pytest.warns(UserWarning, match="downbeats"):
-        assert segment(pop.mono, SR, (), ()).spans == ()
+def test_without_beats_the_bars_come_from_the_chords(pop):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # music without a pulse is legal input, not degenerate
+        result = segment(pop.mono, SR, (), (), chords=pop.chords)
+    assert [s.label for s in result.spans] == [label for _, _, label in pop.sections]
+    assert np.allclose([s.start for s in result.spans], [start for start, _, _ in pop.sections], atol=0.25)
+    assert result.spans[-1].end == pytest.approx(len(pop.mono) / SR)
+
+
+def test_without_beats_or_chords_the_song_is_still_cut_into_sections(pop):
+    result = segment(pop.mono, SR, pop.beats, ())
+    assert len(result.spans) >= 3 and set(s.label for s in result.spans) <= set(LABELS)
+    assert result.spans[0].start == 0.0 and result.spans[-1].end == pytest.approx(len(pop.mono) / SR)
 
 
 @pytest.mark.parametrize("degrees", [(1,), (1, 4, 5, 1)])
