@@ -18,4 +18,5 @@ no queue.
 lake can tell which songs an upgrade should re-analyse (``songlake analyze``).
 """
 
-ANALYSIS_VERSION = 2  # 2: downbeats, meter, rhythm profile, chords, theory, sections, genre
+ANALYSIS_VERSION = 3  # 3: chords, sections and theory without beats; failures by name; tempo and beat confidence
+# 2: downbeats, meter, rhythm profile, chords, theory, sections, genre
