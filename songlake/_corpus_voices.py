@@ -123,6 +123,8 @@ class _Voices:
             cost += 1.5 * (len(slot.tones) == 3 and slot.tones[2] not in pcs)
             cost += 12 * (pcs.count(self.leading) > 1) + 12 * (len(slot.tones) > 3 and pcs.count(slot.tones[3]) > 1)
             cost += 2 * (pcs.count(slot.tones[1]) > 1) + 2 * (slot.inversion > 0 and pcs.count(slot.bass_pc) > 1)
+            if slot.suspended and previous and _prepares(previous, voicing, slot):
+                cost -= 4  # a voice can hold the fourth over from the chord before: a prepared suspension
             if cost < best_cost:
                 best, best_cost = voicing, cost
         if best is None:  # no voicing fits the ranges (never for the corpus's chords): stack the tones
@@ -219,6 +221,13 @@ class _Voices:
 def _span(voice: str) -> tuple[int, int]:
     low, high = RANGES[voice]
     return low, high + 1
+
+
+def _prepares(previous: tuple[int, ...], voicing: tuple[int, ...], slot: Slot) -> bool:
+    """Whether an upper voice moves from the fourth above the slot's root down a step to its third."""
+    fourth, third = (slot.root + 5) % 12, slot.tones[1]
+    return any(voicing[v] % 12 == third and 1 <= previous[v] - voicing[v] <= 2 and previous[v] % 12 == fourth
+               for v in range(3))
 
 
 def _parallels(a: tuple[int, ...], b: tuple[int, ...]) -> int:
