@@ -48,7 +48,7 @@ SUBDIVISIONS = {2: ((), (1 / 2,), (2 / 3,)), 3: ((1 / 3, 2 / 3),)}
 METERS = {(2, 4): ("4/4", 0.0), (2, 3): ("3/4", -0.4), (2, 2): ("2/4", -1.0),
           (3, 2): ("6/8", -0.4), (3, 4): ("12/8", -1.0)}
 TEMPO_CENTRE, TEMPO_OCTAVES = 110.0, 0.6
-WEIGHTS = dict(fit=20.76, mag=0.94, prior=1.0, meter=1.89, hcf=0.78, hcc=0.12)
+WEIGHTS = dict(fit=20.76, mag=0.94, prior=1.0, meter=1.89, hcf=0.78, hcc=0.12, hrc=1.0)
 # weights of low-frequency onsets and of all onsets against harmonic change when placing downbeats
 PHASE_LOW, PHASE_ONSET = 1.0, 0.3
 
@@ -76,9 +76,10 @@ class Hypothesis:
         return METERS[(self.subdivisions, self.beats_per_bar)][0]
 
 
-def analyse(pulses: np.ndarray, onset: np.ndarray, low: np.ndarray, chroma: np.ndarray, fps: float) -> Meter | None:
+def analyse(pulses: np.ndarray, onset: np.ndarray, low: np.ndarray, chroma: np.ndarray, fps: float,
+            harmonic: np.ndarray | None = None) -> Meter | None:
     """Beats, downbeats and meter from the tracked pulses (frames) and the envelopes."""
-    ranked, frames = hypotheses(pulses, onset, low, chroma, fps)
+    ranked, frames = hypotheses(pulses, onset, low, chroma, fps, harmonic)
     if not ranked:
         return None
     h = ranked[0][1]
@@ -86,9 +87,11 @@ def analyse(pulses: np.ndarray, onset: np.ndarray, low: np.ndarray, chroma: np.n
     return Meter(beats, beats[h.bar_phase :: h.beats_per_bar], h.time_signature, h.beats_per_bar)
 
 
-def hypotheses(pulses: np.ndarray, onset: np.ndarray, low: np.ndarray, chroma: np.ndarray, fps: float):
+def hypotheses(pulses: np.ndarray, onset: np.ndarray, low: np.ndarray, chroma: np.ndarray, fps: float,
+               harmonic: np.ndarray | None = None):
     """Every metrical hypothesis with its score, best first, and the cell grid (frames)."""
     frames = cell_frames(pulses)
+    s_harm = _standard(sample(harmonic, frames)) if harmonic is not None else np.zeros(len(frames))
     period = float(np.median(np.diff(pulses)))
     s_all, s_low = sample(onset, frames), sample(low, frames)
     ranks = rankdata(s_all) / len(s_all)
@@ -102,7 +105,10 @@ def hypotheses(pulses: np.ndarray, onset: np.ndarray, low: np.ndarray, chroma: n
             continue
         fit, phase = _best_fit(ranks, strength, beat, sub)
         idx = np.arange(phase, len(frames), beat)
+        off = np.ones(len(frames), bool)
+        off[idx] = False
         common = dict(fit=fit, mag=float(strength[idx].mean()),
+                      hrc=float(s_harm[idx].mean() - s_harm[off].mean()) if off.any() else 0.0,
                       prior=-0.5 * (np.log2(bpm / TEMPO_CENTRE) / TEMPO_OCTAVES) ** 2)
         for (msub, n), (_, meter_prior) in METERS.items():
             if msub != sub or len(idx) < 3 * n:

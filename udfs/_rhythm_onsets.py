@@ -11,6 +11,14 @@ over many bands does not outvote the kick and snare); summed over the bands belo
 give ``low`` (kick drum and bass). The chromagram folds the bins between 110 Hz and 5 kHz onto
 the twelve pitch classes; it is coarse (21.5 Hz bins) but only has to say *whether* the harmony
 changes at a beat, not what it is.
+
+Music without sharp attacks (strings, choirs, pads, organ) moves by changing notes rather than by
+bursts of energy, so ``harmonic_novelty`` reads the pulse off a finer chromagram (``pitch_chroma``:
+a 2048-point window on the same hops, 10.8 Hz bins from 55 Hz to 2 kHz, each bin's power given to
+its nearest semitone, weighed by how close it lies): the cosine distance between the
+log-compressed chroma of the 150 ms before and the 150 ms after each frame (a checkerboard novelty
+on a very short scale, Foote 2000). Its windows are symmetric, so a change peaks where it happens
+however slowly the notes swell, and a steady spectrum (noise, a held chord) gives none.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ LOW_CUTOFF_HZ = 160.0
 # reach 15-100, white noise wanders around 2-10 with a median near 2, a steady sine stays below 0.1.
 FLUX_FLOOR = 1.0
 PEAK_RATIO = 8.0
+PITCH_FFT = 2048  # the pitch chromagram's window: semitones apart from about 180 Hz up
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class Envelopes:
     flux: np.ndarray  # (frames,) all bands unscaled, on an absolute scale (is there an onset at all?)
     low: np.ndarray  # (frames,) bands below LOW_CUTOFF_HZ
     chroma: np.ndarray  # (frames, 12) pitch-class energy, each frame L1-normalised
+    pitch_chroma: np.ndarray  # (frames, 12) the same from a longer window: finer pitch, coarser time
     fps: float = FPS
 
 
@@ -72,6 +82,33 @@ def _chroma_map() -> np.ndarray:
     pc = np.round(12 * np.log2(freqs[use] / 440.0) + 9).astype(int) % 12  # 0 = C
     fold[np.flatnonzero(use), pc] = 1.0
     return fold
+
+
+@lru_cache(maxsize=1)
+def _pitch_map(fmin: float = 55.0, fmax: float = 2000.0) -> tuple[np.ndarray, np.ndarray]:
+    """The bins of a PITCH_FFT spectrum between fmin and fmax, and their weights on the pitch classes."""
+    freqs = np.fft.rfftfreq(PITCH_FFT, 1 / RATE)
+    use = np.flatnonzero((freqs >= fmin) & (freqs <= fmax))
+    midi = 69 + 12 * np.log2(freqs[use] / 440.0)
+    nearest = np.round(midi)
+    fold = np.zeros((len(use), 12), np.float32)
+    fold[np.arange(len(use)), nearest.astype(int) % 12] = np.cos(np.pi * (midi - nearest)) ** 2
+    return use, fold
+
+
+def pitch_chroma(x: np.ndarray, n_frames: int) -> np.ndarray:
+    """Pitch-class power from PITCH_FFT-point frames centred on the onset frames, each L1-normalised."""
+    pad = (PITCH_FFT - N_FFT) // 2
+    padded = np.pad(x, (pad, PITCH_FFT))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, PITCH_FFT)[::HOP][:n_frames]
+    window = np.hanning(PITCH_FFT).astype(np.float32)
+    use, fold = _pitch_map()
+    out = np.empty((n_frames, 12), np.float32)
+    block = 1024
+    for start in range(0, n_frames, block):
+        spec = sfft.rfft(frames[start : start + block] * window, axis=1)
+        out[start : start + block] = (np.abs(spec[:, use]) ** 2) @ fold
+    return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-9)
 
 
 def envelopes(mono: np.ndarray, sample_rate: int) -> Envelopes:
@@ -109,7 +146,22 @@ def envelopes(mono: np.ndarray, sample_rate: int) -> Envelopes:
     # Each band weighed by its own mean flux; the small constant keeps nearly empty bands quiet.
     band_mean = flux.mean(axis=0, keepdims=True)
     onset = (flux / (band_mean + 0.01 * band_mean.mean() + 1e-9)).sum(axis=1)
-    return Envelopes(onset=onset, flux=flux.sum(axis=1), low=flux[:, low].sum(axis=1), chroma=chroma)
+    return Envelopes(onset=onset, flux=flux.sum(axis=1), low=flux[:, low].sum(axis=1), chroma=chroma,
+                     pitch_chroma=pitch_chroma(x, n_frames))
+
+
+def harmonic_novelty(chroma: np.ndarray, fps: float = FPS, window_s: float = 0.15) -> np.ndarray:
+    """Cosine distance between the mean log chroma of the window before and the window after each frame."""
+    c = np.log1p(100.0 * chroma.astype(np.float64))  # chroma rows sum to 1: a note at 1 % still counts
+    k = max(2, int(round(window_s * fps)))
+    n = len(c)
+    sums = np.vstack([np.zeros((1, c.shape[1])), np.cumsum(c, axis=0)])
+    t = np.arange(n)
+    before = sums[t] - sums[np.maximum(t - k, 0)]
+    after = sums[np.minimum(t + k, n)] - sums[t]
+    before /= np.maximum(np.linalg.norm(before, axis=1, keepdims=True), 1e-9)
+    after /= np.maximum(np.linalg.norm(after, axis=1, keepdims=True), 1e-9)
+    return 1.0 - np.sum(before * after, axis=1)
 
 
 def onset_frames(flux: np.ndarray, spacing: int = 3, relative: float = 0.1) -> np.ndarray:

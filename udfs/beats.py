@@ -45,6 +45,8 @@ from songlake.udfs._checks import is_silent, require_mono
 
 ANALYSIS_RATE = 44100
 MIN_ONSETS = 4  # fewer onset peaks than this cannot define a pulse
+PULSE_SALIENCE = 4.0  # a pulse this far above an autocorrelation's noise is music, even with soft onsets
+HARMONIC_LAG = 3  # frames (35 ms) from a soft note's start to the peak of harmonic change (drumless corpus, seed 0)
 LATENCY = 0.018  # seconds from a note's start to its onset peak (rendered corpus; clicks peak 9 ms sooner)
 
 
@@ -76,13 +78,21 @@ def track_beats(mono: np.ndarray, sample_rate: int = ANALYSIS_RATE) -> Beats:
     if len(active) < MIN_ONSETS:
         warnings.warn(f"no beats: only {len(active)} onsets, too few for a pulse", stacklevel=2)
         return EMPTY
-    if not _rhythm_onsets.stands_out(env.flux):
-        warnings.warn("no beats: no onsets stand out from the rest (noise?)", stacklevel=2)
+    # harmonic change peaks later than the notes start, where the new notes have swelled
+    harmonic = np.roll(_rhythm_onsets.harmonic_novelty(env.pitch_chroma, fps), -HARMONIC_LAG)
+    cues = [_rhythm_pulse.normalised(env.onset, fps), _rhythm_pulse.normalised(harmonic, fps)]
+    saliences = [_rhythm_pulse.salience(c, fps) for c in cues]
+    if not _rhythm_onsets.stands_out(env.flux) and max(saliences) < PULSE_SALIENCE:
+        warnings.warn("no beats: no onsets stand out from the rest (noise?) and no harmonic change "
+                      "repeats at a steady pulse", stacklevel=2)
         return EMPTY
-    o = _rhythm_pulse.normalised(env.onset, fps)
+    o = _rhythm_pulse.combine(cues, saliences)
     period = _rhythm_pulse.pulse_period(_rhythm_pulse.autocorrelation(o, fps), fps)
     pulses = _rhythm_pulse.track(o, period)
-    meter = _rhythm_meter.analyse(pulses, env.onset, env.low, env.chroma, fps) if len(pulses) >= 4 else None
+    # the meter weighs accents on the same mixture of cues, unsmoothed
+    accents = _rhythm_pulse.combine([env.onset / max(float(env.onset.std()), 1e-9),
+                                     harmonic / max(float(harmonic.std()), 1e-9)], saliences)
+    meter = _rhythm_meter.analyse(pulses, accents, env.low, env.chroma, fps, harmonic) if len(pulses) >= 4 else None
     if meter is None:
         warnings.warn("no beats: no steady pulse found", stacklevel=2)
         return EMPTY
