@@ -188,9 +188,7 @@ class _Voices:
             nxt = self._slot_at(following[1])
             if slot.cadence or slot.suspended or nxt.suspended:
                 continue
-            scale = set(self.scale)
-            if self.leading in nxt.tones or self.leading in slot.tones:
-                scale = (scale - {(self.leading - 1) % 12}) | {self.leading}
+            scale = self.scale_for(slot, nxt)
             gap = following[0] - note[0]
             if 3 <= abs(gap) <= 4:
                 between = [p for p in range(min(note[0], following[0]) + 1, max(note[0], following[0]))
@@ -210,6 +208,20 @@ class _Voices:
             out.append([pitch, note[2], note[2] + length])
             self.embellished += 1
         self.lines[voice] = out
+
+    def scale_for(self, slot: Slot, following: Slot) -> set[int]:
+        """The key's scale, with the leading tone in minor where either chord has it."""
+        if self.leading in following.tones or self.leading in slot.tones:
+            return (self.scale - {(self.leading - 1) % 12}) | {self.leading}
+        return set(self.scale)
+
+    @staticmethod
+    def step(pitch: int, direction: int, scale: set[int]) -> int:
+        """The next pitch of the scale above (direction 1) or below (-1)."""
+        pitch += direction
+        while pitch % 12 not in scale:
+            pitch += direction
+        return pitch
 
     def _slot_at(self, beat: float) -> Slot:
         for slot in self.slots:
@@ -321,9 +333,10 @@ class _Drumless:
         roles = {"soprano": ("violin 1", "violin"), "alto": ("violin 2", "violin"), "tenor": ("viola", "viola"),
                  "bass": ("cello", "cello")}
         pulsing = {}  # phrase start -> whether its inner voices repeat eighths
+        lines = dict(self.voices.lines, soprano=self.figured())  # the first violin leads
         for voice, (role, program_role) in roles.items():
             self.part(role, self.plan.programs[program_role], 0.010)
-            for pitch, start, end in self.voices.lines[voice]:
+            for pitch, start, end in lines[voice]:
                 dynamic = 58 + 28 * self.phrase_arch(start) + (8 if voice == "soprano" else 0)
                 phrase = max([0.0] + [s.end for s in self.slots if s.cadence and s.end <= start + 1e-9])
                 pulse = pulsing.setdefault(phrase, self.rng.uniform() < 0.5)
@@ -336,12 +349,52 @@ class _Drumless:
                 else:
                     self.note(role, pitch, start, end - breath, dynamic)
 
+    def figured(self) -> list[list[float]]:
+        """The soprano as a melody in quarters and eighths: from the chord's soprano note, chord
+        tones on the strong beats, scale steps between them (passing tones on the weak beats,
+        not in the chord) and a step into the next chord's soprano note. Cadence goals,
+        suspensions and one chord in four keep the plain voice."""
+        v, rng = self.voices, self.rng
+        line: list[list[float]] = []
+        for i, (slot, chord) in enumerate(zip(self.slots, v.chords)):
+            own = [list(n) for n in v.lines["soprano"] if slot.start - 1e-9 <= n[1] < slot.end - 1e-9]
+            if i + 1 == len(self.slots) or slot.cadence or slot.suspended or slot.beats < 2 or rng.uniform() < 0.25:
+                line += own
+                continue
+            scale, target = v.scale_for(slot, self.slots[i + 1]), v.chords[i + 1][0]
+            onsets = [0.0]
+            for beat in range(int(slot.beats)):
+                if beat and rng.uniform() >= 0.2:
+                    onsets.append(float(beat))
+                if rng.uniform() < 0.25:
+                    onsets.append(beat + 0.5)
+            pitch, notes = chord[0], [[chord[0], slot.start, slot.end]]
+            for k, onset in enumerate(onsets[1:], 1):
+                strong = onset % 2 == 0 if self.beats_per_bar == 4 else onset == 0
+                if strong:
+                    middle = (pitch + target) / 2
+                    pitch = min((p for p in range(62, 80) if p % 12 in slot.tones), key=lambda p: (abs(p - middle), p))
+                elif k == len(onsets) - 1:  # approach the next chord's note by step, from the side we are on
+                    side = -1 if pitch < target else 1 if pitch > target else (1 if rng.uniform() < 0.5 else -1)
+                    pitch = v.step(target, side, scale)
+                else:
+                    direction = 1 if target > pitch else -1 if target < pitch else (1 if rng.uniform() < 0.5 else -1)
+                    pitch = v.step(pitch, direction, scale)
+                if pitch <= chord[1] or pitch > RANGES["soprano"][1] + 2:
+                    pitch = chord[0]
+                notes[-1][2] = slot.start + onset
+                notes.append([pitch, slot.start + onset, slot.end])
+            line += notes
+        return line
+
     def _piano(self, begin: float, finish: float) -> None:
-        """Soprano in the right hand over the alto at each chord; the left hand breaks the chord."""
+        """The figured soprano in the right hand over the alto at each chord; the left hand breaks
+        the chord, with the pedal changed at each chord."""
         v = self.voices
-        for pitch, start, end in v.lines["soprano"]:
+        for pitch, start, end in self.figured():
             if begin - 1e-9 <= start < finish - 1e-9:
-                self.note("piano", pitch, start, end - 0.05, 66 + 16 * self.phrase_arch(start))
+                strong = abs(start - round(start)) < 1e-9
+                self.note("piano", pitch, start, end - 0.05, 66 + 16 * self.phrase_arch(start) - (0 if strong else 6))
         for slot, chord in zip(self.slots, v.chords):
             if not (begin - 1e-9 <= slot.start < finish - 1e-9):
                 continue
