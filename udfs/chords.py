@@ -21,8 +21,10 @@ maxima over MIN_GAP seconds either side, above NOVELTY) are the candidate change
 longer than MAX_SEGMENT are cut evenly, and the Viterbi pass decides, with a change likely at a
 peak (the likelier the higher it is) and unlikely at a cut. Sustained notes and soft attacks
 change nothing: only the notes count, not their onsets. Pooling whole stretches keeps passing
-tones and short suspensions from deciding a label, and the bass chroma's root weighting keeps
-an inversion's label (C/E reads C:maj).
+tones from deciding a label; a sus4 that resolves to the chord on its root (and lasts no longer)
+is that chord's 4-3 suspension and takes its label (with beats, a sus4 keeps its own: pop's
+'Vsus4 V' is two chords). The bass chroma counts less here than on beats, so an inversion keeps
+its label (C/E reads C:maj) more often.
 
 Input: mono float audio at 44.1 kHz; beats and downbeats in seconds, increasing (none is legal).
 Silence gives one 'N' span (with a warning).
@@ -116,7 +118,22 @@ def recognize_chords(
     key = key_from(distribution_of(pitch.treble, bass_chroma, salience), first)
     tonic = PITCH_CLASSES.index(key.tonic)
     path = model.decode(pitch.treble, bass_chroma, salience, change, bass_weight, (tonic, key.mode), evidence)
-    return Chords(_spans(path, bounds))
+    spans = _spans(path, bounds)
+    return Chords(spans if len(beats) else _resolve_suspensions(spans))
+
+
+def _resolve_suspensions(spans: tuple[ChordSpan, ...]) -> tuple[ChordSpan, ...]:
+    """A sus4 that resolves to a chord on its root, and lasts no longer than it, takes its label:
+    without a pulse to say that the sus4 is a chord of its own, it is that chord's 4-3 suspension."""
+    out: list[ChordSpan] = []
+    for span in reversed(spans):
+        root, _, quality = span.label.partition(":")
+        if quality == "sus4" and out and out[0].label.startswith(root + ":") \
+                and span.end - span.start <= out[0].end - out[0].start:
+            out[0] = ChordSpan(span.start, out[0].end, out[0].label)
+        else:
+            out.insert(0, span)
+    return tuple(out)
 
 
 def _spans(path: np.ndarray, bounds: np.ndarray) -> tuple[ChordSpan, ...]:
