@@ -59,6 +59,7 @@ class Meter:
     downbeats: np.ndarray  # frames, a subset of beats
     time_signature: str
     beats_per_bar: int
+    margin: float  # score of the best hypothesis over the best at another beat level (tempo octave)
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,11 @@ def analyse(pulses: np.ndarray, onset: np.ndarray, low: np.ndarray, chroma: np.n
     ranked, frames = hypotheses(pulses, onset, low, chroma, fps, harmonic)
     if not ranked:
         return None
-    h = ranked[0][1]
+    best, h = ranked[0]
+    rivals = [score for score, other in ranked if other.beat_cells != h.beat_cells]
+    margin = best - rivals[0] if rivals else float("inf")
     beats = frames[h.beat_phase :: h.beat_cells]
-    return Meter(beats, beats[h.bar_phase :: h.beats_per_bar], h.time_signature, h.beats_per_bar)
+    return Meter(beats, beats[h.bar_phase :: h.beats_per_bar], h.time_signature, h.beats_per_bar, margin)
 
 
 def hypotheses(pulses: np.ndarray, onset: np.ndarray, low: np.ndarray, chroma: np.ndarray, fps: float,
