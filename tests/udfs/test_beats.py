@@ -19,7 +19,9 @@ def test_click_track_tempo_and_beats(bpm):
 
 
 def test_song_tempo(song):
-    assert track_beats(song.samples.mean(axis=0)).bpm == pytest.approx(120, abs=1.0)
+    beats = track_beats(song.samples.mean(axis=0))
+    assert beats.bpm == pytest.approx(120, abs=1.0)
+    assert beats.tempo_confidence > 0.8 and beats.beat_confidence > 0.8
 
 
 def _track(spec: synth.SongSpec):
@@ -84,6 +86,7 @@ def test_silence_gives_no_beats_with_a_warning():
     with pytest.warns(UserWarning, match="silent"):
         beats = track_beats(np.zeros(SR * 5, np.float32))
     assert beats.bpm is None and beats.beats == () and beats.downbeats == () and beats.time_signature is None
+    assert beats.tempo_confidence is None and beats.beat_confidence is None
 
 
 def test_a_single_click_gives_no_beats_with_a_warning():
@@ -106,3 +109,76 @@ def test_no_pulse_gives_no_beats_with_a_warning(audio, why):
     with pytest.warns(UserWarning, match=why):
         beats = track_beats(audio)
     assert beats.bpm is None and beats.beats == ()
+    assert beats.tempo_confidence is None and beats.beat_confidence is None
+
+
+# Music without drums or sharp onsets, made here from sines: four-voice chords, one per beat, that
+# swell in over 120 ms while the last one fades, with vibrato and a breathy noise floor.
+CHORDS = ((48, 64, 67, 72), (53, 65, 69, 72), (55, 62, 67, 71), (48, 64, 67, 72), (45, 64, 69, 72),
+          (50, 65, 69, 74), (43, 62, 67, 71), (48, 60, 64, 67))
+
+
+def _tempo_curve(bpm: float, n: int, depth: float = 0.0, cycle: float = 16) -> np.ndarray:
+    """n beat times (s) under a tempo that swings by +-depth around bpm every `cycle` beats."""
+    periods = 60.0 / bpm * (1 + depth * np.sin(2 * np.pi * np.arange(n) / cycle))
+    return 0.5 + np.concatenate([[0.0], np.cumsum(periods)[:-1]])
+
+
+def _legato_chords(beat_times: np.ndarray, attack: float = 0.12, noise: float = 0.05) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    out = (noise * rng.standard_normal(int((beat_times[-1] + 1.5) * SR))).astype(np.float32)
+    bounds = np.append(beat_times, beat_times[-1] + np.median(np.diff(beat_times)))
+    for k, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+        t = np.arange(int((stop - start + attack) * SR)) / SR
+        swell = np.clip(t / attack, 0, 1) * np.clip((t[-1] - t) / attack, 0, 1)
+        phase = 2 * np.pi * np.cumsum(1 + 0.004 * np.sin(2 * np.pi * 5.5 * t + k)) / SR
+        tone = sum(np.sin(440 * 2 ** ((p - 69) / 12) * h * phase) / h**1.5 for p in CHORDS[k % len(CHORDS)] for h in (1, 2, 3))
+        i = int(start * SR)
+        out[i : i + len(t)] += (0.1 * swell * tone).astype(np.float32)[: len(out) - i]
+    return out
+
+
+@pytest.mark.parametrize("bpm", [60, 72, 88])
+def test_soft_chords_get_beats_from_harmonic_change(bpm):
+    from songlake.udfs import _rhythm_onsets
+
+    truth = _tempo_curve(bpm, 40)
+    audio = _legato_chords(truth)
+    # no onset stands out of this (the percussive envelope alone gave no beats): the harmony leads
+    assert not _rhythm_onsets.stands_out(_rhythm_onsets.envelopes(audio, SR).flux)
+    beats = track_beats(audio)
+    assert beats.bpm == pytest.approx(bpm, rel=0.04)
+    assert mir_eval.beat.f_measure(truth, np.array(beats.beats)) >= 0.9
+    assert beats.tempo_confidence > 0.6 and beats.beat_confidence > 0.6
+
+
+def test_rubato_beats_follow_the_tempo_curve():
+    truth = _tempo_curve(80, 48, depth=0.1, cycle=12)  # +-10 %, a full swing every three bars
+    beats = track_beats(_legato_chords(truth, attack=0.05))
+    found = np.array(beats.beats)
+    assert mir_eval.beat.f_measure(truth, found) >= 0.85
+    # a steady grid at the same tempo cannot do that, whatever its phase
+    step = 60.0 / beats.bpm
+    steady = max(mir_eval.beat.f_measure(truth, np.arange(truth[0] + phase, truth[-1] + 0.1, step))
+                 for phase in np.linspace(-step / 2, step / 2, 21))
+    assert steady < 0.7
+    # the local beat period rises and falls with the curve
+    periods = np.interp(truth[1:-1], found[1:], np.diff(found))
+    assert np.corrcoef(periods, np.diff(truth)[1:])[0, 1] > 0.8
+
+
+def test_confidence_is_higher_for_clicks_than_for_rubato_and_low_without_a_pulse():
+    clicks = track_beats(synth.click_track(100, 30))
+    rubato = track_beats(_legato_chords(_tempo_curve(80, 48, depth=0.1, cycle=12), attack=0.05))
+    assert clicks.tempo_confidence > 0.9 and clicks.beat_confidence > 0.9
+    assert rubato.tempo_confidence < clicks.tempo_confidence - 0.3
+    assert 0.0 <= rubato.tempo_confidence <= 1.0 and 0.0 <= rubato.beat_confidence <= 1.0
+    # clicks at random times (0.2-1.5 s apart): no pulse, so no beats or a guess that says so
+    click = synth.click_track(60, 1)[:800]
+    for seed in range(3):
+        audio = np.zeros(SR * 30, np.float32)
+        for t in np.cumsum(np.random.default_rng(seed).uniform(0.2, 1.5, 40)):
+            if int(t * SR) + len(click) < len(audio):
+                audio[int(t * SR) : int(t * SR) + len(click)] += click
+        guess = track_beats(audio)
+        assert guess.tempo_confidence is None or guess.tempo_confidence < 0.5
