@@ -28,7 +28,8 @@ with its true genres as tags (5 folds; only for 20 songs or more, so --size full
 "Filled" is read from what the lake stores: jobs.analyze.analyze_audio runs on every song, and a
 song is filled when its beats, bpm, chords, roman_numerals, key, sections and cadences are all
 non-empty; "filled, or a reason" also counts a song whose every empty column has a reason in
-the analysis's failures (naming the column or its stage), issue 14's "or a stated reason". The band styles are scored as before, on the udfs called in the order analyze.py
+the analysis's failures (naming the column or its stage), issue 14's "or a stated reason".
+The band styles are scored as before, on the udfs called in the order analyze.py
 calls them; the drumless styles are scored on analyze_audio's output itself, since that is
 where the pipeline's answers for music without a clear pulse are decided (chords on harmonic
 change when the beats are unsure).
@@ -72,7 +73,8 @@ GOALS: dict[str, float | None] = {
     "section pairwise F": None, "genre (prior)": None, "genre (cross-validated)": None,
 }
 # Issue 14's goals for the drumless styles, as a group.
-DRUMLESS_GOALS: dict[str, float | None] = {"filled": None, "filled, or a reason": 1.0, "beat F": 0.80, "tempo Acc1": None, "chord majmin": 0.70,
+DRUMLESS_GOALS: dict[str, float | None] = {"filled": None, "filled, or a reason": 1.0, "beat F": 0.80,
+                                           "tempo Acc1": None, "chord majmin": 0.70,
                                            "chord sevenths": None, "roman numeral": 0.50, "key weighted": None}
 # The columns a filled song has, in the lake's names (non-empty), and the stage that fills each:
 # a reason in analysis_failures names the column or its stage.
@@ -416,8 +418,9 @@ def main(argv: list[str] | None = None) -> dict:
         _print_group(group, have)
         for name, stored in unfilled:
             if name in {songs[i].name for i in voiced}:
+                reasons = "; ".join(stored.reasons) or "none"
                 print(f"  unfilled {name}: {', '.join(stored.empty)} empty; "
-                      f"{'; '.join(stored.reasons) if stored.explained else 'NO REASON for some: ' + '; '.join(stored.reasons)}")
+                      + (reasons if stored.explained else f"NO REASON for some; reasons given: {reasons}"))
 
     report_invariance = {}
     if args.invariance > 0:

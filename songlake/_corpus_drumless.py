@@ -11,7 +11,8 @@ chorale, one or two a bar in a quartet or at the piano, one every two bars in an
 A bar of a plan is a string of chord tokens ``numeral|inversion|beats[|flags]``: 'V7|1|2' is the
 dominant seventh in first inversion for two beats; flag 's' marks a 4-3 suspension over the
 chord (the fourth above its root held into the chord and resolved to the third in the span's
-first half), 'c' the chord that ends a phrase (a cadence's goal; the voices breathe after it). The truth keeps the numeral in root position (chord label 'G:7', roman
+first half), 'c' the chord that ends a phrase (a cadence's goal; the voices breathe after it).
+The truth keeps the numeral in root position (chord label 'G:7', roman
 'V7', as ``_corpus_styles`` spells them); inversions and non-chord tones are only in the notes.
 
 Styles (all without drums, except the free ballad's body): 'chorale-organ' and 'chorale-choir'
@@ -257,8 +258,9 @@ def _tempo_curve(rng, style: DrumlessStyle, bpm: float, bars: int, beats_per_bar
 
     'phrases': each 4-bar phrase starts a little slow, presses on to about +8 % before its middle
     and broadens into its cadence (a raised-cosine arch, 0.93 -> 1.08 -> 0.93 of the base tempo,
-    smooth across phrase joins, its height varying by phrase); the last two bars slow down by another 12 %. 'intro': the intro moves freely
-    (0.85 -> 1.05 -> 0.88) and the body keeps the base tempo.
+    smooth across phrase joins, its height varying by phrase); the last two bars slow down by
+    another 12 %. 'intro': the intro moves freely (0.87 -> 1.05 -> 0.81) and the body keeps the
+    base tempo (the band comes in a tempo).
     """
     if not style.rubato:
         return ()
