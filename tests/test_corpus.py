@@ -223,15 +223,18 @@ def test_drumless_midi_has_inversions_suspensions_and_non_chord_tones(drumless):
 def test_drumless_voices_stay_in_range_without_crossing(drumless):
     from songlake._corpus_voices import RANGES, _Voices, slots_of
 
+    inner = []
     for plan, _, _ in drumless:
         slots = slots_of(plan)
         voices = _Voices(plan, slots, np.random.default_rng(0))
+        inner += [abs(a[v] - b[v]) for a, b in zip(voices.chords, voices.chords[1:]) for v in (1, 2)]
         for slot, chord in zip(slots, voices.chords):
             assert chord[0] > chord[1] > chord[2] > chord[3], plan.name
             for pitch, (low, high) in zip(chord, RANGES.values()):
                 assert low <= pitch <= high
             assert {chord[3] % 12} == {slot.bass_pc}
             assert {slot.tones[0], slot.tones[1]} <= {p % 12 for p in chord}
+    assert np.mean(np.array(inner) <= 2) > 0.75, "inner voices move mostly by step or not at all"
 
 
 def test_plans_are_deterministic_for_a_seed():
