@@ -10,9 +10,10 @@ before when it was there, and resolves in the span's first half), passing tones 
 tones a third apart and neighbour notes between repeated ones (scale tones on the off-beat,
 not part of the chord). A texture plays the voices: a chorale sustains them (organ ties inner
 voices' common tones, a choir sings each chord), a quartet gives them to violins, viola and
-cello (inner voices sometimes in repeated eighths), the piano breaks the chord in the left hand
-under the soprano with the pedal, pads and strings hold them; the free ballad's body adds bass
-and drums.
+cello (the first violin figures the soprano into a melody of quarters and eighths, the inner
+voices sometimes repeat eighths), the piano plays that figured melody over the alto and breaks
+the chord in the left hand with the pedal, pads and strings hold the voices; the free ballad's
+body adds bass and drums.
 
 Times: the notes are written in beats, and beat k sounds at the sum of the earlier beats'
 lengths (60 / the plan's tempo of each beat), so a tempo curve moves notes and truth together.
