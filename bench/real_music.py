@@ -1,6 +1,6 @@
 """Real recordings for the benches: free-licensed music from Debian's game-music packages.
 
-    .venv/bin/python bench/real_music.py [--cache build/real] [--debs DIR]
+    .venv/bin/python bench/real_music.py [--cache build/real] [--debs DIR] [--rubberband]
 
 No recording is committed. This script fetches the packages with `apt-get download` (no root
 needed), unpacks them with `dpkg -x` and copies the chosen tracks into the cache folder, one folder
@@ -12,6 +12,10 @@ The set was chosen by style before any analysis was run on it, not by how well s
 it: orchestral with and without percussion, a choir, acoustic, electronic dance and game tunes.
 `RECORDINGS` marks ten as the scored set (bench/invariance.py uses these by default) and two as
 extras.
+
+`--rubberband` also fetches Rubber Band (Debian's rubberband-cli and librubberband2, GPL-2+), the
+time-stretcher and pitch-shifter bench/invariance.py prefers, into the cache's tools/ folder;
+`rubberband()` finds it there or on PATH.
 
 Without apt-get or without access to a Debian archive, the script says so and what to do:
 download the packages named on a machine that has them (`apt-get download PACKAGE`, Debian 12
@@ -68,8 +72,32 @@ LICENCES = {
 }
 
 
+TOOL_PACKAGES = ("rubberband-cli", "librubberband2")
+
+
 class FetchError(RuntimeError):
     pass
+
+
+def rubberband(cache: Path = DEFAULT_CACHE, fetch: bool = False, debs: Path | None = None) -> tuple[list[str], dict] | None:
+    """(command, environment) that runs the Rubber Band command line, or None where there is none.
+
+    On PATH it is used as it is; else the copy in CACHE/tools (fetched here when ``fetch``)."""
+    import os
+
+    if shutil.which("rubberband"):
+        return ["rubberband"], dict(os.environ)
+    tools = cache / "tools"
+    binary = tools / "usr/bin/rubberband"
+    if not binary.exists() and fetch:
+        with tempfile.TemporaryDirectory() as tmp:
+            for package in TOOL_PACKAGES:
+                _run(["dpkg-deb", "-x", str(_deb(package, Path(tmp), debs)), str(tools)], f"could not unpack {package}")
+    if not binary.exists():
+        return None
+    libs = str((tools / "usr/lib/x86_64-linux-gnu").resolve())
+    env = dict(os.environ, LD_LIBRARY_PATH=":".join(filter(None, (libs, os.environ.get("LD_LIBRARY_PATH")))))
+    return [str(binary.resolve())], env
 
 
 def ensure(cache: Path = DEFAULT_CACHE, debs: Path | None = None) -> list[dict]:
@@ -123,7 +151,7 @@ def _deb(package: str, tmp: Path, debs: Path | None) -> Path:
 
 def _advice(package: str, why) -> str:
     return (f"could not fetch {package} ({why}). On a machine with a Debian archive run "
-            f"`apt-get download {' '.join(sorted(LICENCES))}`, copy the .deb files here and run "
+            f"`apt-get download {package}` (and the others this script names), copy the .deb files here and run "
             f"`python bench/real_music.py --debs FOLDER`; or run `apt-get update` first if the "
             f"package lists are missing.")
 
@@ -141,11 +169,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the recordings are kept")
     parser.add_argument("--debs", type=Path, help="a folder of already downloaded .deb files to use instead of apt-get")
+    parser.add_argument("--rubberband", action="store_true", help="also fetch the Rubber Band command line")
     args = parser.parse_args()
     try:
         manifest = ensure(args.cache, args.debs)
+        tool = rubberband(args.cache, fetch=True, debs=args.debs) if args.rubberband else None
     except FetchError as exc:
         sys.exit(f"real_music: {exc}")
+    if tool:
+        print(f"rubberband: {tool[0][0]}")
     for m in manifest:
         print(f"{m['file']:45s} {m['licence']:7s} {'scored' if m['scored'] else 'extra ':6s}  {m['style']}")
 
