@@ -394,3 +394,16 @@ def test_accepts_span_objects_and_key_objects():
 def test_music21_is_imported_only_when_needed():
     code = "import sys, songlake.udfs.theory; assert 'music21' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_without_beats_chord_spans_alone_give_the_whole_analysis():
+    # a chorale phrase in free time: chords of uneven length, no beats, downbeats or sections
+    chords = [(0.0, 1.3, "G:maj"), (1.3, 2.1, "C:maj"), (2.1, 3.6, "A:min"), (3.6, 4.2, "D:7"), (4.2, 6.0, "G:maj"),
+              (6.0, 7.1, "E:min"), (7.1, 8.9, "C:maj"), (8.9, 9.6, "D:maj"), (9.6, 12.0, "G:maj")]
+    harmony = harmonic_analysis(chords, "G major", (), (), ())
+    assert harmony.roman_numerals == ("I", "IV", "ii", "V7", "I", "vi", "IV", "V", "I")
+    assert harmony.functional_harmony[3] == "dominant" and harmony.functional_harmony[6] == "predominant"
+    assert [(c.type, c.time) for c in harmony.cadences][-1] == ("perfect authentic", 9.6)
+    assert "ii-V-I" in harmony.common_patterns
+    assert 0 <= harmony.progression_complexity <= 1
+    assert all(0 <= c.strength <= 1 for c in harmony.cadences)
