@@ -411,16 +411,14 @@ def main(argv: list[str] | None = None) -> dict:
     by_style = {style: aggregate([r for r, s in zip(rows, songs) if s.truth.style == style]) for style in styles}
     print()
     _print_styles(by_style, styles, have)
+    drumless_names = {songs[i].name for i in voiced}
+    _print_unfilled([(n, st) for n, st in unfilled if n not in drumless_names])
     group = {}
     if voiced:
         group = aggregate([rows[i] for i in voiced])
         print(f"\ndrumless (all): {len(voiced)} songs, scored on what analyze_audio stores")
         _print_group(group, have)
-        for name, stored in unfilled:
-            if name in {songs[i].name for i in voiced}:
-                reasons = "; ".join(stored.reasons) or "none"
-                print(f"  unfilled {name}: {', '.join(stored.empty)} empty; "
-                      + (reasons if stored.explained else f"NO REASON for some; reasons given: {reasons}"))
+        _print_unfilled([(n, st) for n, st in unfilled if n in drumless_names])
 
     report_invariance = {}
     if args.invariance > 0:
@@ -472,6 +470,13 @@ def _print_table(overall: dict[str, float], have: set[str], errors: dict[str, li
         print(f"{metric:<28} {value:7.3f} {'' if goal is None else f'>={goal:.2f}':>7}  {met}")
     for stage, messages in errors.items():
         print(f"errors in {stage}: {len(messages)} songs, e.g. {messages[0][:160]}")
+
+
+def _print_unfilled(unfilled: list[tuple[str, Stored]]) -> None:
+    for name, stored in unfilled:
+        reasons = "; ".join(stored.reasons) or "none"
+        print(f"  unfilled {name}: {', '.join(stored.empty)} empty; "
+              + (reasons if stored.explained else f"NO REASON for some; reasons given: {reasons}"))
 
 
 def _print_group(group: dict[str, float], have: set[str]) -> None:
