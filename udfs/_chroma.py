@@ -212,6 +212,12 @@ def segment_pitch(spec: Spectrogram, bounds: np.ndarray) -> SegmentPitch:
     return SegmentPitch(notes, fold(notes, TREBLE_WEIGHTS), fold(notes, BASS_WEIGHTS), energy, tonality, tuning)
 
 
+def loudness(pitch: SegmentPitch) -> np.ndarray:
+    """0..1: 1 within 20 dB of the song's loud parts (its 90th percentile), 0 at 60 dB below."""
+    loud = np.percentile(pitch.energy, 90) + 1e-12
+    return np.clip((20 * np.log10(np.maximum(pitch.energy, 1e-12) / loud) + 60) / 40, 0, 1)
+
+
 def salience(pitch: SegmentPitch) -> np.ndarray:
     """How clearly each segment sounds pitched notes, 0..1: loud enough (within 20 dB of the song's
     loud parts, nothing at 60 dB below) and tonal (notes explain the spectrum, unlike drums or noise).
@@ -220,7 +226,5 @@ def salience(pitch: SegmentPitch) -> np.ndarray:
     formants) leave more of the spectrum unexplained than plucked or keyed notes, so a song
     whose tonal parts (its 75th percentile) stay below TONAL_LOW + TONAL_RANGE has its threshold
     lowered as far, though never below TONAL_FLOOR, where drums and noise lie."""
-    loud = np.percentile(pitch.energy, 90) + 1e-12
-    db = 20 * np.log10(np.maximum(pitch.energy, 1e-12) / loud)
     low = max(TONAL_FLOOR, min(TONAL_LOW, float(np.percentile(pitch.tonality, 75)) - TONAL_RANGE))
-    return np.minimum(np.clip((db + 60) / 40, 0, 1), np.clip((pitch.tonality - low) / TONAL_RANGE, 0, 1))
+    return np.minimum(loudness(pitch), np.clip((pitch.tonality - low) / TONAL_RANGE, 0, 1))

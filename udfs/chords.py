@@ -19,8 +19,9 @@ on a grid of STEP seconds, its chroma (treble and bass, weighted by salience) co
 the WINDOW seconds before and after each grid point, gives a novelty curve whose peaks (local
 maxima over MIN_GAP seconds either side, above NOVELTY) are the candidate changes; stretches
 longer than MAX_SEGMENT are cut evenly, and the Viterbi pass decides, with a change likely at a
-peak (the likelier the higher it is) and unlikely at a cut. Sustained notes and soft attacks
-change nothing: only the notes count, not their onsets. Pooling whole stretches keeps passing
+peak (the likelier the higher it is) and unlikely at a cut; each segment's evidence weighs by
+its length, and a loud segment counts as pitched (FREE_SALIENCE). Sustained notes and soft
+attacks change nothing: only the notes count, not their onsets. Pooling whole stretches keeps passing
 tones from deciding a label; a sus4 that resolves to the chord on its root (and lasts no longer)
 is that chord's 4-3 suspension and takes its label (with beats, a sus4 keeps its own: pop's
 'Vsus4 V' is two chords). The bass chroma counts less here than on beats, so an inversion keeps
@@ -48,6 +49,10 @@ MAX_SEGMENT = 1.5  # longer gaps between beats (intro, outro, missed beats) or c
 STEP = 0.186  # seconds: the grid of the novelty curve (four STFT hops)
 WINDOW = 0.5  # seconds of harmony compared either side of a grid point
 MIN_GAP = 0.35  # seconds: a peak must be the highest this far either side
+# Without beats, a segment within 20 dB of the song's loud parts counts at least this salient,
+# whatever its tonality: music without a pulse is rarely drums or noise, and a breathy choir or
+# bowed strings leave much of the spectrum unexplained ('N' over whole phrases otherwise).
+FREE_SALIENCE = 0.7
 NOVELTY = 0.1  # cosine distance between the two sides below which nothing changed
 DOWNBEAT_TOLERANCE = 0.1  # seconds between a downbeat and the beat it marks
 
@@ -110,6 +115,8 @@ def recognize_chords(
     if bass is not None:
         bass_chroma = _chroma.segment_pitch(_chroma.spectrogram(bass), bounds).bass
     salience = _chroma.salience(pitch)
+    if not len(beats):  # no drums to mistake for harmony: a loud segment is pitched (see FREE_SALIENCE)
+        salience = np.maximum(salience, FREE_SALIENCE * _chroma.loudness(pitch))
     weight = model.BASS_WEIGHT if len(bar_starts) else model.BASS_WEIGHT_UNKNOWN if len(beats) else model.BASS_WEIGHT_FREE
     bass_weight = np.full(len(bounds) - 1, weight)
     bass_weight[bar_starts] = model.BASS_WEIGHT_DOWNBEAT  # where bass lines most often play the root
