@@ -26,8 +26,9 @@ with its true genres as tags (5 folds; only for 20 songs or more, so --size full
    of this process, so a busy machine does not inflate them; all threads count).
 
 "Filled" is read from what the lake stores: jobs.analyze.analyze_audio runs on every song, and a
-song is filled when its beats, bpm, chords, roman_numerals, key, sections and cadences are all
-non-empty; "filled, or a reason" also counts a song whose every empty column has a reason in
+song is filled when its beats, bpm, chords, roman_numerals, key and sections are all
+non-empty and its cadences were found (a list, which is empty where the progression has no
+cadence, as in a minor-key loop: that is an answer, not a hole); "filled, or a reason" also counts a song whose every empty column has a reason in
 the analysis's failures (naming the column or its stage), issue 14's "or a stated reason".
 The band styles are scored as before, on the udfs called in the order analyze.py
 calls them; the drumless styles are scored on analyze_audio's output itself, since that is
@@ -76,8 +77,10 @@ GOALS: dict[str, float | None] = {
 DRUMLESS_GOALS: dict[str, float | None] = {"filled": None, "filled, or a reason": 1.0, "beat F": 0.80,
                                            "tempo Acc1": None, "chord majmin": 0.70,
                                            "chord sevenths": None, "roman numeral": 0.50, "key weighted": None}
-# The columns a filled song has, in the lake's names (non-empty), and the stage that fills each:
-# a reason in analysis_failures names the column or its stage.
+# The columns a filled song has, in the lake's names (non-empty; cadences only not NULL, since
+# no cadence is an answer), and the stage that fills each: a reason in analysis_failures names
+# the column or its stage.
+MAY_BE_EMPTY = {"cadences"}
 FILLED_COLUMNS = {"beats": "beats", "bpm": "beats", "chords": "chords", "roman_numerals": "theory", "key": "key",
                   "sections": "sections", "cadences": "theory"}
 # The stage each metric needs; a metric whose stage is missing reads 'not available'.
@@ -149,8 +152,8 @@ def stored_analysis(mono: np.ndarray) -> Stored:
                    time_signature=v.get("time_signature"), chords=spans(v.get("chords")), key=v.get("key"),
                    sections=spans(v.get("sections")),
                    romans=tuple(v["roman_numerals"]) if v.get("roman_numerals") else None)
-    empty = tuple(c for c in FILLED_COLUMNS if v.get(c) is None or (isinstance(v.get(c), (list, tuple, str))
-                                                                    and len(v.get(c)) == 0))
+    empty = tuple(c for c in FILLED_COLUMNS if v.get(c) is None or (
+        c not in MAY_BE_EMPTY and isinstance(v.get(c), (list, tuple, str)) and len(v.get(c)) == 0))
     return Stored(est, empty, tuple(getattr(out, "failed", ())))
 
 
