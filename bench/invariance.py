@@ -22,6 +22,7 @@ Prints one row per recording and the counts.
 from __future__ import annotations
 
 import argparse
+import math
 import subprocess
 import sys
 import tempfile
@@ -125,10 +126,10 @@ def main() -> None:
                "key": {s: key_moved(base["key"], shifted[s]["key"], s) for s in SHIFTS},
                "bpm": bpm_followed(base["bpm"], stretched["bpm"])}
         rows.append(row)
-        ratio = stretched["bpm"] / base["bpm"] if base["bpm"] and stretched["bpm"] else float("nan")
+        ratio = stretched["bpm"] / base["bpm"] if base["bpm"] and stretched["bpm"] else math.nan
         marks = {s: ("ok " if row["key"][s] else "NO ") + str(shifted[s]["key"] or "-") for s in SHIFTS}
         print(f"{m['name'][:24]:24s} {str(base['key'] or '-'):9s} {base['key_confidence'] or 0:.2f}   "
-              f"{marks[2]:12s} {marks[-2]:12s} {base['bpm'] or float('nan'):6.1f} {stretched['bpm'] or float('nan'):6.1f}  "
+              f"{marks[2]:12s} {marks[-2]:12s} {base['bpm'] or math.nan:6.1f} {stretched['bpm'] or math.nan:6.1f}  "
               f"{ratio:5.3f} {'ok' if row['bpm'] else 'NO'}", flush=True)
 
     n = len(rows)
