@@ -283,8 +283,13 @@ def test_stable_audio_audio_and_stems_round_trip(lake_audio, exports):
 
 def test_hf_loads_with_datasets(selection, lake_audio, exports):
     datasets = pytest.importorskip("datasets")
-    dd = datasets.load_from_disk(str(exports[0]["hf"].out / "hf"))
+    out = exports[0]["hf"].out
+    dd = datasets.load_from_disk(str(out))  # the --out folder itself, the first thing a user tries
     assert set(dd) == {"train", "validation", "test"}
+    assert isinstance(dd, datasets.DatasetDict)
+    # songlake's manifest sits beside the splits; the scratch batches are gone
+    assert sorted(p.name for p in out.iterdir()) == [".songlake-export", "dataset_dict.json", "export.json",
+                                                    "test", "train", "validation"]
     for split, name in (("train", "train"), ("valid", "validation"), ("test", "test")):
         ds = dd[name]
         assert sorted(ds["song_id"]) == sorted(s["song_id"] for s in selection.of_split(split))
@@ -308,7 +313,7 @@ def test_hf_loads_with_datasets(selection, lake_audio, exports):
 
 def test_hf_audio_round_trips(lake_audio, exports):
     datasets = pytest.importorskip("datasets")
-    ds = datasets.load_from_disk(str(exports[0]["hf"].out / "hf"))["validation"]
+    ds = datasets.load_from_disk(str(exports[0]["hf"].out))["validation"]
     # datasets 5 decodes Audio with torchcodec; without it, read the stored FLAC bytes ourselves
     raw = ds.cast_column("audio", datasets.Audio(decode=False)).cast_column("audio_drums", datasets.Audio(decode=False))
     for row in raw.select_columns(["song_id", "clip_start", "clip_seconds", "audio", "audio_drums"]):
@@ -325,7 +330,7 @@ def test_hf_empty_splits_load_as_empty_datasets(selection, tmp_path):
     datasets = pytest.importorskip("datasets")
     train_only = dataclasses.replace(selection, songs=selection.of_split("train")[:1])
     result = export(train_only, "hf", tmp_path / "out", clip_seconds=CLIP)
-    dd = datasets.load_from_disk(str(result.out / "hf"))
+    dd = datasets.load_from_disk(str(result.out))
     assert len(dd["train"]) == result.counts["clips"] > 0
     assert len(dd["validation"]) == len(dd["test"]) == 0
     assert dd["test"].features == dd["train"].features

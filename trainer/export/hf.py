@@ -1,13 +1,14 @@
 """Export as a Hugging Face ``datasets`` DatasetDict saved with ``save_to_disk``.
 
-Layout under the export folder::
+Layout of the export folder, which is itself the saved DatasetDict::
 
-    hf/                         DatasetDict.save_to_disk: dataset_dict.json, train/, validation/, test/
-    export.json
+    dataset_dict.json           DatasetDict.save_to_disk: the split names
+    train/, validation/, test/  one saved Dataset each (Arrow shards, dataset_info.json, state.json)
+    export.json                 songlake's manifest, beside them (load_from_disk ignores it)
 
-Load it with ``datasets.load_from_disk(OUT / "hf")``. Splits are named as the Hub names them:
-train, validation (songlake's 'valid') and test; a split with no songs is an empty dataset.
-Columns:
+Load it with ``datasets.load_from_disk(OUT)``, the folder given to ``--out``. Splits are named
+as the Hub names them: train, validation (songlake's 'valid') and test; a split with no songs is
+an empty dataset. Columns:
 
 - ``audio``: an ``Audio(sampling_rate=<export rate>)`` column holding FLAC bytes (16-bit stereo);
   ``audio_<stem>`` likewise for each stem asked for;
@@ -43,7 +44,8 @@ _BATCH_ROWS, _BATCH_BYTES = 16, 64 << 20
 
 
 def write(out: Path, walk: Walk) -> dict:
-    """Write the DatasetDict under out/hf; return the layout."""
+    """Write the DatasetDict into out itself, so that load_from_disk(out) opens it; return the
+    layout."""
     datasets = require()
     features = _features(datasets, walk.songs, walk.options)
     schema = features.arrow_schema
@@ -70,13 +72,13 @@ def write(out: Path, walk: Walk) -> dict:
     shown = datasets.is_progress_bar_enabled()  # songlake shows its own progress
     datasets.disable_progress_bars()
     try:
-        datasets.DatasetDict(parts).save_to_disk(str(out / "hf"), num_shards=shards)
+        datasets.DatasetDict(parts).save_to_disk(str(out), num_shards=shards)
     finally:
         if shown:
             datasets.enable_progress_bars()
     del parts  # the memory maps of the scratch files
     shutil.rmtree(scratch)
-    return {"dataset": "hf", "splits": HF_SPLITS, "audio_columns": audio_columns}
+    return {"dataset": ".", "splits": HF_SPLITS, "audio_columns": audio_columns}
 
 
 def require():
