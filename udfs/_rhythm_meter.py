@@ -18,6 +18,11 @@ which cell beats and bars start. Its score is a weighted sum of:
   analysis of variance, whose degrees of freedom make a bar twice too long (halves alike) score
   lower than the bar, and the contrast of the downbeat position against the others. Chords
   change on downbeats (Goto 2001; Papadopoulos & Peeters 2011).
+- ``hrc``: harmonic rhythm, the mean harmonic change (standard scores over the cells) on the beats
+  less that between them: chords change on beats, so a level too slow puts changes between its
+  beats and one too fast leaves half its beats without. It decides near ties between tempo
+  octaves in music without drums (drumless corpus seed 0: beat F 0.78 without it, 0.83 with it;
+  at seeds 2 and 3 it changes as many songs for the better as for the worse).
 - ``prior``: log-normal prior on the beat tempo (centre 110 BPM, 0.6 octave), and ``meter``: a
   prior on the time signature (4/4 before 3/4 and 6/8, before 2/4 and 12/8).
 
@@ -53,7 +58,7 @@ SUBDIVISIONS = {2: ((), (1 / 2,), (2 / 3,)), 3: ((1 / 3, 2 / 3),)}
 METERS = {(2, 4): ("4/4", 0.0), (2, 3): ("3/4", -0.4), (2, 2): ("2/4", -1.0),
           (3, 2): ("6/8", -0.4), (3, 4): ("12/8", -1.0)}
 TEMPO_CENTRE, TEMPO_OCTAVES = 110.0, 0.6
-WEIGHTS = dict(fit=20.76, mag=0.94, prior=1.0, meter=1.89, hcf=0.78, hcc=0.12)
+WEIGHTS = dict(fit=20.76, mag=0.94, prior=1.0, meter=1.89, hcf=0.78, hcc=0.12, hrc=1.0)
 # weights of low-frequency onsets and of all onsets against harmonic change when placing downbeats
 PHASE_LOW, PHASE_ONSET = 1.0, 0.3
 
@@ -82,9 +87,10 @@ class Hypothesis:
         return METERS[(self.subdivisions, self.beats_per_bar)][0]
 
 
-def analyse(pulses: np.ndarray, onset: np.ndarray, low: np.ndarray, chroma: np.ndarray, fps: float) -> Meter | None:
+def analyse(pulses: np.ndarray, onset: np.ndarray, low: np.ndarray, chroma: np.ndarray, fps: float,
+            harmonic: np.ndarray | None = None) -> Meter | None:
     """Beats, downbeats and meter from the tracked pulses (frames) and the envelopes (onset: the accents)."""
-    ranked, frames = hypotheses(pulses, onset, low, chroma, fps)
+    ranked, frames = hypotheses(pulses, onset, low, chroma, fps, harmonic)
     if not ranked:
         return None
     best, h = ranked[0]
@@ -94,9 +100,11 @@ def analyse(pulses: np.ndarray, onset: np.ndarray, low: np.ndarray, chroma: np.n
     return Meter(beats, beats[h.bar_phase :: h.beats_per_bar], h.time_signature, h.beats_per_bar, margin)
 
 
-def hypotheses(pulses: np.ndarray, onset: np.ndarray, low: np.ndarray, chroma: np.ndarray, fps: float):
+def hypotheses(pulses: np.ndarray, onset: np.ndarray, low: np.ndarray, chroma: np.ndarray, fps: float,
+               harmonic: np.ndarray | None = None):
     """Every metrical hypothesis with its score, best first, and the cell grid (frames)."""
     frames = cell_frames(pulses)
+    s_harm = _standard(sample(harmonic, frames)) if harmonic is not None else np.zeros(len(frames))
     period = float(np.median(np.diff(pulses)))
     s_all, s_low = sample(onset, frames), sample(low, frames)
     ranks = rankdata(s_all) / len(s_all)
@@ -110,7 +118,10 @@ def hypotheses(pulses: np.ndarray, onset: np.ndarray, low: np.ndarray, chroma: n
             continue
         fit, phase = _best_fit(ranks, strength, beat, sub)
         idx = np.arange(phase, len(frames), beat)
+        off = np.ones(len(frames), bool)
+        off[idx] = False
         common = dict(fit=fit, mag=float(strength[idx].mean()),
+                      hrc=float(s_harm[idx].mean() - s_harm[off].mean()) if off.any() else 0.0,
                       prior=-0.5 * (np.log2(bpm / TEMPO_CENTRE) / TEMPO_OCTAVES) ** 2)
         for (msub, n), (_, meter_prior) in METERS.items():
             if msub != sub or len(idx) < 3 * n:
