@@ -49,7 +49,7 @@ class Envelopes:
     flux: np.ndarray  # (frames,) all bands unscaled, on an absolute scale (is there an onset at all?)
     low: np.ndarray  # (frames,) bands below LOW_CUTOFF_HZ
     chroma: np.ndarray  # (frames, 12) pitch-class energy, each frame L1-normalised
-    pitch_chroma: np.ndarray  # (frames, 12) the same from a longer window: finer pitch, coarser time
+    pitch_chroma: np.ndarray | None  # (frames, 12) the same from a longer window: finer pitch, coarser time
     fps: float = FPS
 
 
@@ -111,8 +111,9 @@ def pitch_chroma(x: np.ndarray, n_frames: int) -> np.ndarray:
     return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-9)
 
 
-def envelopes(mono: np.ndarray, sample_rate: int) -> Envelopes:
-    """Onset envelopes and chroma of mono audio (any rate that divides down to 22.05 kHz evenly)."""
+def envelopes(mono: np.ndarray, sample_rate: int, pitch: bool = True) -> Envelopes:
+    """Onset envelopes and chroma of mono audio (any rate that divides down to 22.05 kHz evenly);
+    the pitch chromagram only if pitch (it costs a second, longer STFT)."""
     x = np.asarray(mono, np.float32)
     if sample_rate == 2 * RATE:
         # Averaging sample pairs is a crude low-pass, but aliasing above 11 kHz only blurs
@@ -147,7 +148,7 @@ def envelopes(mono: np.ndarray, sample_rate: int) -> Envelopes:
     band_mean = flux.mean(axis=0, keepdims=True)
     onset = (flux / (band_mean + 0.01 * band_mean.mean() + 1e-9)).sum(axis=1)
     return Envelopes(onset=onset, flux=flux.sum(axis=1), low=flux[:, low].sum(axis=1), chroma=chroma,
-                     pitch_chroma=pitch_chroma(x, n_frames))
+                     pitch_chroma=pitch_chroma(x, n_frames) if pitch else None)
 
 
 def harmonic_novelty(chroma: np.ndarray, fps: float = FPS, window_s: float = 0.15) -> np.ndarray:

@@ -65,7 +65,7 @@ def rhythm_profile(mono: np.ndarray, sample_rate: int, beats: Beats) -> RhythmPr
     if signature is None or not len(downbeats):
         warnings.warn("no syncopation or strong beats: the beats come without a meter or downbeats", stacklevel=2)
     meter = signature or "4/4"  # complexity only needs a grid; 4/4 sixteenths when the meter is unknown
-    env = _rhythm_onsets.envelopes(mono, sample_rate)
+    env = _rhythm_onsets.envelopes(mono, sample_rate, pitch=False)
     peaks = _rhythm_onsets.onset_frames(env.flux)
     if len(peaks):  # the accented notes: soft hi-hats on every sixteenth would hide any syncopation
         peaks = peaks[env.flux[peaks] >= ACCENT * np.percentile(env.flux[peaks], 90)]
