@@ -182,3 +182,28 @@ def test_confidence_is_higher_for_clicks_than_for_rubato_and_low_without_a_pulse
                 audio[int(t * SR) : int(t * SR) + len(click)] += click
         guess = track_beats(audio)
         assert guess.tempo_confidence is None or guess.tempo_confidence < 0.5
+
+
+def test_pulse_salience_tells_a_pulse_from_noise():
+    from songlake.udfs import _rhythm_pulse
+
+    fps = 86.13
+    rng = np.random.default_rng(3)
+    pulse = np.zeros(int(30 * fps))
+    pulse[:: int(fps * 60 / 75)] = 1.0  # 75 BPM
+    blurred = np.convolve(pulse + 0.3 * rng.random(len(pulse)), np.hanning(9), mode="same")
+    noise = np.convolve(rng.random(len(pulse)), np.hanning(9), mode="same")
+    assert _rhythm_pulse.salience(blurred, fps) > 10
+    assert _rhythm_pulse.salience(noise, fps) < _rhythm_pulse.NOISE_SALIENCE
+    assert _rhythm_pulse.salience(np.zeros(100), fps) == 0.0
+
+
+def test_harmonic_novelty_peaks_where_the_chord_changes():
+    from songlake.udfs import _rhythm_onsets
+
+    truth = _tempo_curve(60, 8)
+    env = _rhythm_onsets.envelopes(_legato_chords(truth, noise=0.0), SR)
+    novelty = _rhythm_onsets.harmonic_novelty(env.pitch_chroma, env.fps)
+    for t in truth[1:]:  # each change stands out of the held chord's middle, half a beat later
+        at = int(round(t * env.fps))
+        assert novelty[at - 6 : at + 12].max() > 3 * novelty[at + 40 : at + 46].max() + 1e-3
