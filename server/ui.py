@@ -6,7 +6,7 @@ Pages, all under /ui (and / redirects to /ui):
   results replace the table (app.js posts to /sql).
 - ``/ui/songs/{song_id}``: waveform with beat grid, chord and section timelines, the original and
   the four stems in sync (solo, mute), theory, quality, genre, similar songs, a label form.
-- ``/ui/dashboard``: the collection report as inline SVG charts.
+- ``/ui/dashboard``: the collection report as inline SVG charts, and its estimates as a table.
 - ``/ui/annotate``: the annotation queue with inline fix forms.
 - ``/ui/upload``: file upload with progress, then each file's job followed until it is done.
 - ``/ui/login``: takes an API token and keeps it in an HttpOnly, SameSite=Strict cookie, which
@@ -35,6 +35,7 @@ from litestar.static_files import create_static_files_router
 
 from songlake.schema import Lake
 from songlake.server import _ui_charts as charts, redact
+from songlake.server._ui_estimates import estimates_table
 from songlake.server._ui_library import COLUMNS, MAX_PAGE, PAGE_SIZE, STEMS_STATUSES, LibraryFilter, display_row
 from songlake.server._ui_song import KEYS, song_context
 from songlake.server.auth import COOKIE, caller, require_reader
@@ -123,7 +124,7 @@ class UIController(Controller):
                      quality_share=f"{100 * float(quality.get('share') or 0):.1f}",
                      training=training, next_step=following,
                      training_progress=_progress(training.get("songs", report.get("songs")), following),
-                     estimates=charts.readable(report.get("estimates") or {}),
+                     estimates=estimates_table(report),
                      labels=charts.readable(report.get("labels") or {}, "labels"))
 
     @get("/ui/annotate", guards=[require_reader], sync_to_thread=True)

@@ -217,6 +217,30 @@ def test_fix_a_label_after_signing_in(page, token):
     assert "saved" in row.locator(".status").text_content()
 
 
+def test_dashboard_estimates_read_as_a_table(page):
+    page.goto("/ui/dashboard")
+    table = page.locator("#estimates")
+    assert table.is_visible()
+    headers = page.eval_on_selector_all("#estimates thead th", "ths => ths.map(th => th.textContent.trim())")
+    assert headers == ["", "1K songs", "10K songs", "100K songs", "measured from"]
+    rows = page.eval_on_selector_all("#estimates tbody tr", """trs => trs.map(tr => ({
+        name: tr.dataset.estimate, cells: Array.from(tr.querySelectorAll('td.num')).map(td => td.innerText.trim()),
+        source: tr.querySelector('td.source').innerText.trim()}))""")
+    assert [r["name"] for r in rows] == ["storage", "processing", "training"]
+    storage, processing, training = rows
+    assert len(storage["cells"]) == 3 and all(re.fullmatch(r"[\d.,]+ (KB|MB|GB|TB)", c) for c in storage["cells"])
+    assert len(processing["cells"]) == 3 and all(re.fullmatch(r"[\d.,]+ (s|min|h|days)", c) for c in processing["cells"])
+    assert training["cells"] == ["not measured"] and "songlake train" in training["source"]
+    assert "for 3 songs" in storage["source"] and "stage_runs" in processing["source"]
+    # the table fits its panel: nothing runs off to the right at a laptop's width
+    fits = page.evaluate("""() => { const t = document.getElementById('estimates');
+        return t.getBoundingClientRect().right <= t.closest('section').getBoundingClientRect().right + 1; }""")
+    assert fits
+    assert page.locator("#stage-estimates tr[data-stage='genre'] td.num").inner_text() == "not measured"
+    table.scroll_into_view_if_needed()
+    shot(page, "dashboard-estimates")
+
+
 def test_upload_is_analysed(page, token, new_songs, tmp_path):
     sign_in(page, token)
     page.goto("/ui")

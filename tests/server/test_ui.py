@@ -8,14 +8,23 @@ through the pages are in test_browser.py.
 
 from __future__ import annotations
 
+import html as html_text
 import json
+import os
 import re
+import shutil
 
 import pytest
 from litestar.testing import TestClient
 
+from songlake.schema.lake import Lake
+from songlake.schema.report import record_training_throughput
 from songlake.server import ServerSettings, create_app
 from songlake.server.auth import TokenStore
+
+SCALES = ("1K songs", "10K songs", "100K songs")
+_BYTES = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3, "TB": 1024 ** 4}
+_SECONDS = {"s": 1, "min": 60, "h": 3600, "days": 86400}
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +109,67 @@ def test_dashboard_draws_the_report(client):
         assert f'class="label">{genre}</text>' in html
     assert "bitrate &gt;= 320 kbps" in html
     assert 'id="training-approach">not enough songs<' in html
+
+
+def estimates_of(html: str) -> dict[str, dict]:
+    """The dashboard's estimates table: {row name: {cells, source}} and its header."""
+    table = re.search(r'<table class="estimates" id="estimates">(.*?)</table>', html, re.DOTALL).group(1)
+    rows = {"header": re.findall(r'<th class="num">(.*?)</th>', table)}
+    for name, body in re.findall(r'<tr class="[\w-]+" data-estimate="(\w+)">(.*?)</tr>', table, re.DOTALL):
+        rows[name] = {"cells": re.findall(r'<td class="num"[^>]*>(.*?)</td>', body),
+                      "source": html_text.unescape(re.search(r'<td class="source">(.*?)</td>', body, re.DOTALL).group(1))}
+    return rows
+
+
+def figure(text: str, units: dict[str, float]) -> float:
+    number, unit = text.split(" ")
+    return float(number.replace(",", "")) * units[unit]
+
+
+def test_dashboard_estimates_are_a_table_by_collection_size(client, lake_copy):
+    html = client.get("/ui/dashboard").text
+    # not the nested dump of the report's keys it once was
+    assert "measured</dt>" not in html and "seconds per audio hour</dt>" not in html
+    table = estimates_of(html)
+    assert table["header"] == list(SCALES)
+    assert set(table) == {"header", "storage", "processing", "training"}
+
+    # storage: the lake folder's bytes per song (measured here, apart from the report) times 1K, 10K, 100K
+    folder = sum(os.lstat(os.path.join(d, f)).st_size for d, _, names in os.walk(lake_copy) for f in names)
+    storage = [figure(cell, _BYTES) for cell in table["storage"]["cells"]]
+    assert len(storage) == 3
+    assert storage[0] == pytest.approx(1000 * folder / 3, rel=0.1)
+    assert storage[1] == pytest.approx(10 * storage[0], rel=0.02) and storage[2] == pytest.approx(100 * storage[0], rel=0.02)
+    assert "for 3 songs" in table["storage"]["source"]
+
+    # processing: timed stages of this lake, scaled; what was and was not timed is named
+    hours = [figure(cell, _SECONDS) for cell in table["processing"]["cells"]]
+    assert len(hours) == 3 and hours[0] > 0
+    assert hours[1] == pytest.approx(10 * hours[0], rel=0.06) and hours[2] == pytest.approx(100 * hours[0], rel=0.06)
+    source = table["processing"]["source"]
+    stages = dict(re.findall(r'data-stage="(\w+)">\s*<th>\w+</th><td class="num">(.*?)</td>', html))
+    assert {"ingest", "separate", "analyze", "embed", "genre"} <= set(stages)
+    assert stages["genre"] == "not measured" and figure(stages["analyze"], _SECONDS) > 0
+    assert "analyze (3 runs in stage_runs)" in source
+    left_out = source.split("not counted, having no measured time (by stage, below): ")[1].split(", ")
+    assert set(left_out) == {name for name, cell in stages.items() if cell == "not measured"} >= {"genre"}
+
+    # training: this lake has no recorded throughput, and the row says so and how to get one
+    assert table["training"]["cells"] == ["not measured"]
+    assert "songlake train" in table["training"]["source"]
+
+
+def test_dashboard_training_cost_comes_from_a_recorded_throughput(client, lake_copy, tmp_path):
+    lake = tmp_path / "lake"
+    shutil.copytree(lake_copy, lake)
+    record_training_throughput(Lake.open(lake), audio_seconds=3600.0, gpu_seconds=60.0, gpu="H200")  # 60x real time
+    durations = [s["duration"] for s in client.get("/songs", params={"limit": 100}).json()["songs"]]
+    with TestClient(create_app(lake, settings=ServerSettings(snapshot_interval=0.2), workers=0)) as other:
+        training = estimates_of(other.get("/ui/dashboard").text)["training"]
+    mean_seconds = sum(durations) / len(durations)
+    for cell, songs in zip(training["cells"], (1_000, 10_000, 100_000), strict=True):
+        assert figure(cell, _SECONDS) == pytest.approx(songs * mean_seconds / 60.0, rel=0.06)
+    assert "60 s of audio per GPU second (gpu H200)" in training["source"]
 
 
 def test_annotation_queue_and_upload_pages(client, songs):
