@@ -1,7 +1,7 @@
 """Examining one file: the ingest stage's work on it, as one pure step.
 
 ``examine(path)`` reads the file, decodes it by content, and returns either the rows the lake
-needs (tracks, originals, embeddings) or a ``Refused`` with the reason. It touches no lake
+needs (tracks, originals, embeddings, fingerprints and their index rows) or a ``Refused`` with the reason. It touches no lake
 state; the ingest stage decides what is new. The analysis comes later, from the stored
 original and its stems (stages.py).
 """
@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from songlake.jobs.analyze import ANALYSIS_RATE, Stems, analyze_audio
+from songlake.jobs.duplicates import fingerprint_rows
 from songlake.udfs.audio import UnreadableAudio, decode, song_id
 from songlake.udfs.embedding import MODEL, embed
 from songlake.udfs.quality import assess
@@ -39,6 +40,7 @@ class Examined:
     file_sha256: str
     audio_seconds: float
     rows: dict[str, dict] = field(default_factory=dict)  # table name -> row
+    index_rows: list[dict] = field(default_factory=list)  # fingerprint_index rows (jobs/duplicates.py)
 
 
 @dataclass
@@ -130,6 +132,7 @@ def examine(path: str | Path, provenance: Provenance = Provenance()) -> Examined
 
     now = datetime.now(timezone.utc)
     sid = song_id(audio)
+    printed = fingerprint_rows(sid, mono, ANALYSIS_RATE)  # never raises: a failure is its row's reason
     track = {
         "song_id": sid,
         "file_sha256": sha,
@@ -168,7 +171,9 @@ def examine(path: str | Path, provenance: Provenance = Provenance()) -> Examined
             "originals": {"song_id": sid, "file_sha256": sha, "filename": path.name,
                           "format": audio.format, "size_bytes": len(data), "data": data},
             "embeddings": {"song_id": sid, "model": MODEL, "embedding": vector.vector.tolist()},
+            "fingerprints": printed.row,
         },
+        index_rows=printed.index,
     )
 
 

@@ -5,6 +5,8 @@ Stages run in this order for every song::
     ingest (files -> tracks, originals, embedding)  ->  separate (Demucs stems)  ->  analyze
     (MIR and theory, on the stems when there are any)  ->  genre (the collection's classifier)
 
+and, beside separation, ``duplicates`` (each new song's copies by fingerprint, jobs/duplicates.py).
+
 ``embed`` recomputes embeddings on its own when asked. Each stage is a Huey queue of the same
 name: a GPU machine runs ``songlake worker --stages separate`` and CPU machines
 ``--stages analyze,ingest``. The embedded default keeps the queues in SQLite inside the lake
@@ -34,7 +36,7 @@ from songlake.jobs import stages
 from songlake.jobs.ledger import Ledger, RedisLedger, SqliteLedger
 from songlake.schema import Lake
 
-STAGES = ("ingest", "separate", "analyze", "embed", "genre")
+STAGES = ("ingest", "duplicates", "separate", "analyze", "embed", "genre")
 SONG_STAGES = ("separate", "analyze", "embed")
 RETRIES = 3
 RETRY_DELAY = 1.0  # seconds before the first retry; doubled for each next one
@@ -44,7 +46,7 @@ GENRE_FLAG = "genre-pending"
 
 def chunk_size(stage: str) -> int:
     """Keys per task: small enough to spread over workers, large enough to batch commits."""
-    return {"ingest": 4, "separate": 4, "analyze": 8, "embed": 32}.get(stage, 8)
+    return {"ingest": 4, "separate": 4, "analyze": 8, "embed": 32, "duplicates": 16}.get(stage, 8)
 
 
 def queue_url(env: dict[str, str] | None = None) -> str | None:

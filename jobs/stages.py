@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from songlake.jobs import commit
+from songlake.jobs import commit, duplicates
 from songlake.jobs.analyze import ANALYSIS_RATE, Stems
 from songlake.jobs.examine import Provenance, Refused, analysis_row, examine, sha256_of
 from songlake.jobs.genre import classify, load_fitted, predict_songs, refit_due
@@ -180,8 +180,14 @@ def ingest_files(lake: Lake, queue, paths: list[str], options: dict) -> Done:
             if lookup.present(lake, [result.song_id]):
                 outcomes.append({"key": path, "status": "present", "detail": f"same audio as song {result.song_id}"})
                 continue
-            for table in ("originals", "embeddings", "tracks"):
+            for table in ("originals", "embeddings", "tracks", "fingerprints"):
                 writer.add(table, result.rows[table])
+            for row in result.index_rows:
+                writer.add("fingerprint_index", row)
+            printed = result.rows["fingerprints"]
+            if printed["status"] in ("unavailable", "failed"):  # the song is ingested; the reason is queryable
+                writer.add("stage_runs", stage_run(result.song_id, "fingerprint", printed["status"],
+                                                   reason=printed["reason"], version=printed["algorithm"]))
             writer.add("stage_runs", stage_run(result.song_id, "ingest", "done", version=result.rows["embeddings"]["model"],
                                                seconds=time.perf_counter() - began))
             song_ids.append(result.song_id)
@@ -195,7 +201,7 @@ def ingest_files(lake: Lake, queue, paths: list[str], options: dict) -> Done:
     following = "separate" if options.get("separate", True) else "analyze"
     return Done(outcomes, writer, "ingest", f"ingested {len(song_ids)} songs, refused {refused}",
                 {"songs": len(song_ids), "refused": refused}, claims={"file": held_files, "audio": held_audio},
-                submit=[(following, song_ids, {})])
+                submit=[(following, song_ids, {}), ("duplicates", song_ids, {})])
 
 
 def _refuse(writer: BatchWriter, known: set, refused: Refused) -> dict:
@@ -380,8 +386,18 @@ def refit_genres(lake: Lake, queue, keys: list[str], options: dict) -> Done:
     return Done(outcomes, writer, "genre", f"predicted the genre of {count} songs", {"songs": count})
 
 
+def find_duplicates(lake: Lake, queue, song_ids: list[str], options: dict) -> Done:
+    """Each song's duplicates by fingerprint (jobs/duplicates.py); fingerprints first where a song
+    has none (a backfill)."""
+    outcomes, writer, pairs = duplicates.find_duplicates(lake, song_ids, options, stage_run)
+    done = sum(o["status"] == "done" for o in outcomes)
+    return Done(outcomes, writer, "duplicates", f"searched duplicates of {done} songs: {pairs} pairs",
+                {"songs": done, "pairs": pairs})
+
+
 STAGES: dict[str, Callable[..., Done]] = {
     "ingest": ingest_files,
+    "duplicates": find_duplicates,
     "separate": separate_songs,
     "analyze": analyze_songs,
     "embed": embed_songs,

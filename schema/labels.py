@@ -24,7 +24,10 @@ Value conventions (what ``validate`` accepts and what it stores):
 - ``sections``: a list of {start, end, label} in seconds with labels from intro, verse,
   pre-chorus, chorus, bridge, solo, outro, non-overlapping within the song's duration (stored
   sorted by start);
-- ``year``: 1900 to 2100; ``track``: 1 to 999; ``is_instrumental``: true or false.
+- ``year``: 1900 to 2100; ``track``: 1 to 999; ``is_instrumental``: true or false;
+- ``duplicate_choice``: what a reviewer decided about a song that has duplicates (sql/duplicates.sql):
+  'preferred' (the copy its group trains on, whatever the quality rules say), 'keep' (trained on
+  beside the preferred copy) or 'drop' (never preferred, left out of training; never deleted).
 
 Usage::
 
@@ -47,7 +50,8 @@ from songlake.schema.writer import BatchWriter
 
 _TEXT_FIELDS = ("title", "artist", "album", "genre_tag", "license", "source")
 LABEL_FIELDS = ("primary_genre", "key", "bpm", "time_signature", "sections", "title", "artist", "album", "year",
-                "track", "genre_tag", "license", "source", "is_instrumental")
+                "track", "genre_tag", "license", "source", "is_instrumental", "duplicate_choice")
+DUPLICATE_CHOICES = ("preferred", "keep", "drop")
 
 PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")  # the lake's spelling
 _LETTER = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
@@ -186,9 +190,17 @@ def _sections(value: Any, duration: float | None) -> list[dict]:
     return spans
 
 
+def _duplicate_choice(field: str, value: Any) -> str:
+    choice = value.strip().lower() if isinstance(value, str) else value
+    if choice not in DUPLICATE_CHOICES:
+        raise ValueError(f"{field} is one of {', '.join(DUPLICATE_CHOICES)}, got {value!r}")
+    return choice
+
+
 _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "primary_genre": _genre, "key": _key, "bpm": _bpm, "time_signature": _time_signature,
-    "year": _year, "track": _track, "is_instrumental": _boolean, **{name: _text for name in _TEXT_FIELDS},
+    "year": _year, "track": _track, "is_instrumental": _boolean, "duplicate_choice": _duplicate_choice,
+    **{name: _text for name in _TEXT_FIELDS},
 }  # sections are checked against the song's duration: validate calls _sections itself
 assert set(_VALIDATORS) | {"sections"} == set(LABEL_FIELDS)
 

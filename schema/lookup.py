@@ -24,7 +24,7 @@ def table_at(lake: Lake, table: str, state: LakeVersion | None = None) -> lance.
     return lake.table_at(table, state) if table in state.table_versions else None
 
 
-def by_key(ds: lance.LanceDataset | None, column: str, keys: Iterable[str], columns: list[str] | None = None,
+def by_key(ds: lance.LanceDataset | None, column: str, keys: Iterable[str | int], columns: list[str] | None = None,
            *, with_row_id: bool = False) -> pa.Table | None:
     """The rows of ds whose column is one of keys (all matching rows, in table order)."""
     keys = list(dict.fromkeys(k for k in keys if k is not None))
@@ -91,5 +91,7 @@ def originals(lake: Lake, song_ids: Iterable[str], state: LakeVersion | None = N
     return {sid: blob.read() for sid, blob in zip(first, blobs)}
 
 
-def _literal(value: str) -> str:
+def _literal(value: str | int) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):  # an integer key (fingerprint_index.hash)
+        return str(int(value))
     return "'" + str(value).replace("'", "''") + "'"

@@ -41,6 +41,9 @@ INDEXED: dict[str, tuple[str, ...]] = {
     "labels": ("song_id",),
     "splits": ("song_id",),
     "ingest_errors": ("file_sha256",),
+    "fingerprints": ("song_id",),
+    "fingerprint_index": ("hash",),
+    "duplicate_pairs": ("song_a", "song_b"),
 }
 
 
@@ -71,7 +74,8 @@ def _v5(lake: Lake) -> dict[str, int]:
 def _v6(lake: Lake) -> dict[str, int]:
     """Schema 6: the catalog with version numbers (converted before this step runs) and BTREE
     indexes on the key columns."""
-    return {table: ensure_indexes(lake, table) for table in INDEXED}
+    return {table: ensure_indexes(lake, table) for table in INDEXED
+            if (lake.tables_dir / f"{table}.lance").exists()}  # later schemas' tables index themselves
 
 
 def _v7(lake: Lake) -> dict[str, int]:
@@ -80,7 +84,26 @@ def _v7(lake: Lake) -> dict[str, int]:
     return add_columns(lake, "analysis", tables.ANALYSIS_V7_COLUMNS)
 
 
-MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7}
+def _v8(lake: Lake) -> dict[str, int]:
+    """Schema 8: fingerprints, their inverted index and duplicate pairs (issue 15), indexed. Songs
+    already in the lake get their fingerprints from ``songlake duplicates --backfill``."""
+    versions: dict[str, int] = {}
+    for name in ("fingerprints", "fingerprint_index", "duplicate_pairs"):
+        ensure_table(lake, name, tables.TABLES[name])
+        versions[name] = ensure_indexes(lake, name)
+    return versions
+
+
+def _v9(lake: Lake) -> dict[str, int]:
+    """Schema 9: splits.moved_for, and the splits made before moved so that no duplicate group
+    (with its artists) straddles two splits (schema.split_groups)."""
+    from songlake.schema.split_groups import regroup  # it reads the songs view, which imports the gateway
+
+    versions = add_columns(lake, "splits", tables.SPLITS_V9_COLUMNS)
+    return versions | regroup(lake)
+
+
+MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9}
 
 
 def ensure_indexes(lake: Lake, table: str) -> int:

@@ -38,8 +38,10 @@ from songlake.schema.vectors import VectorIndex
 
 
 def sql_tables() -> dict[str, pa.Schema]:
-    """The tables SQL sees: all but the blob tables (their bytes are served by song_id)."""
-    return {name: schema for name, schema in tables.TABLES.items() if name not in tables.BLOB_TABLES}
+    """The tables SQL sees: all but the blob tables (their bytes are served by song_id) and the
+    lookup tables (fingerprints, read by key)."""
+    hidden = tables.BLOB_TABLES + tables.LOOKUP_TABLES
+    return {name: schema for name, schema in tables.TABLES.items() if name not in hidden}
 
 
 class Reader:

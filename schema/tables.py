@@ -23,7 +23,15 @@ rows without rewriting audio:
   counts, the rest is the history); the ``songs`` view shows the corrected values;
 - ``splits``: train / valid / test assignments, one row per song and split scheme; a song's
   first assignment in a scheme is final (the ``splits`` view), so every run and export that
-  uses the scheme sees the same split (songlake.trainer.splits writes them);
+  uses the scheme sees the same split (songlake.trainer.splits writes them), unless it is moved
+  to join its duplicates (a row with ``moved_for``; schema.split_groups);
+- ``fingerprints``: each song's Chromaprint fingerprint (udfs.fingerprint), or why it has none
+  (status unavailable or failed, with the reason); read by song_id, not through SQL;
+- ``fingerprint_index``: the inverted index of the fingerprints, one row per (sampled
+  sub-fingerprint hash, song), so a song's candidate duplicates are found by hash through a
+  BTREE index, never by comparing it with every song (jobs/duplicates.py); not in SQL;
+- ``duplicate_pairs``: two songs found to be the same recording, with the kind (same_audio,
+  edit, near), score, offset and shared seconds; the ``duplicates`` view reads them;
 - ``catalog``: the lake's own log, one row per lake version with its number and the versions
   of the other tables at that lake version (schema.catalog). Lakes before schema 6 kept this in
   ``commits``, whose Lance version was the lake version; the migration to 6 converts it.
@@ -35,7 +43,7 @@ import pyarrow as pa
 
 from songlake.udfs.embedding import DIM as EMBEDDING_DIM
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 9
 
 _TIME = pa.timestamp("us", tz="UTC")
 
@@ -206,6 +214,41 @@ SPLITS = pa.schema([
     pa.field("seed", pa.int64()),
     pa.field("fractions", pa.string()),  # JSON [train, valid, test] the scheme was made with
     pa.field("assigned_at", _TIME),
+    # schema 9: why a song was moved (its duplicates are in another split: schema.split_groups);
+    # NULL for a first assignment. The newest move counts over the first assignment.
+    pa.field("moved_for", pa.string()),
+])
+SPLITS_V9_COLUMNS = [SPLITS.field("moved_for")]
+
+FINGERPRINTS = pa.schema([
+    pa.field("song_id", pa.string(), nullable=False),
+    pa.field("algorithm", pa.string()),  # e.g. 'chromaprint-2'
+    pa.field("status", pa.string()),  # done, empty (silence or too short), unavailable (no Chromaprint), failed
+    pa.field("reason", pa.string()),  # why, when not done; for unavailable, how to install Chromaprint
+    pa.field("duration", pa.float64()),  # seconds of the whole audio
+    pa.field("start", pa.float64()),  # seconds of silence cut before the first sub-fingerprint
+    pa.field("frames", pa.int32()),  # sub-fingerprints, one every udfs.fingerprint.HOP seconds
+    pa.field("values", pa.binary()),  # the sub-fingerprints as little-endian uint32
+    pa.field("near_keys", pa.binary()),  # index keys of the song played at other speeds (little-endian int64)
+    pa.field("fingerprinted_at", _TIME),
+])
+
+FINGERPRINT_INDEX = pa.schema([
+    pa.field("hash", pa.int64(), nullable=False),  # a sampled sub-fingerprint's top bits (jobs/duplicates.py)
+    pa.field("song_id", pa.string(), nullable=False),
+    pa.field("position", pa.int32()),  # its first sub-fingerprint in the song
+])
+
+DUPLICATE_PAIRS = pa.schema([
+    pa.field("song_a", pa.string(), nullable=False),  # the smaller song_id of the two
+    pa.field("song_b", pa.string(), nullable=False),
+    pa.field("kind", pa.string()),  # same_audio, edit, near
+    pa.field("score", pa.float64()),  # 1 - 2 x bit error rate over the shared stretch: 1 identical, 0 unrelated
+    pa.field("offset_seconds", pa.float64()),  # time t in song_a is time t + offset_seconds in song_b
+    pa.field("shared_seconds", pa.float64()),
+    pa.field("speed", pa.float64()),  # song_b's speed relative to song_a (near; 1.0 otherwise)
+    pa.field("method", pa.string()),  # 'fingerprint', or 'embedding+fingerprint' for near
+    pa.field("found_at", _TIME),
 ])
 
 # The catalog of schema 1-5 lakes (``commits``): its Lance version was the lake version. Read
@@ -243,7 +286,12 @@ TABLES: dict[str, pa.Schema] = {
     "stage_runs": STAGE_RUNS,
     "labels": LABELS,
     "splits": SPLITS,
+    "fingerprints": FINGERPRINTS,
+    "fingerprint_index": FINGERPRINT_INDEX,
+    "duplicate_pairs": DUPLICATE_PAIRS,
 }
 
 # Tables with a blob column: their bytes stay out of SQL and are read through the gateway.
 BLOB_TABLES = ("originals", "stems")
+# Tables read by key only (large and of no use in SQL): kept out of SQL, like the blob tables.
+LOOKUP_TABLES = ("fingerprints", "fingerprint_index")

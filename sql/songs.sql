@@ -24,6 +24,10 @@
 -- was left out. analysis_reasons gives each name's reason as {stage, reason}, in the same order.
 -- Both come from lake_analysis.failed_stages ('name: reason'), so rows of every analysis version
 -- read alike.
+--
+-- duplicate_group and is_preferred_copy come from duplicate_groups (duplicates.sql): a song
+-- without duplicates is its own group and its preferred copy; duplicate_choice is a reviewer's
+-- label on it (preferred, keep, drop) or NULL.
 CREATE OR REPLACE VIEW songs AS
 WITH tracks AS (
     SELECT * FROM lake_tracks
@@ -96,6 +100,8 @@ SELECT
     coalesce(sa.status, 'pending') AS stems_status, sd.stem_stats,
     coalesce(l.is_instrumental, sd.is_instrumental) AS is_instrumental,
     e.embedding,
+    coalesce(dg.duplicate_group, t.song_id) AS duplicate_group,
+    coalesce(dg.is_preferred_copy, true) AS is_preferred_copy, dg.duplicate_choice,
     a.analysis_version,
     list_transform(a.failed_stages, lambda f: split_part(f, ':', 1)) AS analysis_failures,
     list_transform(a.failed_stages, lambda f: {'stage': split_part(f, ':', 1),
@@ -108,4 +114,5 @@ LEFT JOIN embeddings e USING (song_id)
 LEFT JOIN genres g USING (song_id)
 LEFT JOIN attempts sa USING (song_id)
 LEFT JOIN separations sd USING (song_id)
-LEFT JOIN labels l USING (song_id);
+LEFT JOIN labels l USING (song_id)
+LEFT JOIN duplicate_groups dg USING (song_id);

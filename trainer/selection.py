@@ -5,6 +5,11 @@ The query is any SELECT over the public views that returns a ``song_id`` column 
 ignored; the songs' full rows are read from the ``songs`` view at the same version). The version
 is resolved once, from a number, a tag or None (the latest), and everything after reads that
 version, so a run can be reproduced from the (lake, version, query, split scheme) it records.
+
+Duplicates: by default only each duplicate group's preferred copy is selected, with the copies a
+reviewer labelled 'keep' (sql/duplicates.sql); ``duplicates=True`` selects every copy the query
+returns. Either way the splits keep a group on one side, and the manifest says how many copies
+were left out (``duplicates_left_out``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from songlake.schema.query import connect
 from songlake.trainer import splits as split_schemes
 
 DEFAULT_QUERY = "SELECT song_id FROM songs"
+# The songs training uses by default: each recording's preferred copy, and copies labelled 'keep'.
+TRAINED_COPIES = "SELECT song_id FROM songs WHERE is_preferred_copy OR duplicate_choice = 'keep'"
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,8 @@ class Selection:
     seed: int
     fractions: tuple[float, float, float]
     songs: list[dict] = field(repr=False)
+    duplicates: bool = False  # every copy of a recording, not only the preferred ones
+    duplicates_left_out: int = 0  # songs the query returned that are not their group's preferred copy
 
     def counts(self) -> dict[str, int]:
         counts = {"songs": len(self.songs)} | {split: 0 for split in split_schemes.SPLITS}
@@ -47,22 +56,29 @@ class Selection:
         """What reproduces this selection: the lake, its version, the query and the split scheme."""
         return {"lake": str(self.lake.root), "lake_version": self.version, "tag": self.tag, "query": self.query,
                 "split": {"name": self.split_name, "seed": self.seed, "fractions": list(self.fractions)},
-                "counts": self.counts()}
+                "counts": self.counts(), "duplicates": self.duplicates, "duplicates_left_out": self.duplicates_left_out}
 
 
 def select(lake: Lake | str | Path, query: str = DEFAULT_QUERY, version: int | str | None = None, *,
            split_name: str = "default", seed: int = 0,
-           fractions: tuple[float, float, float] = split_schemes.DEFAULT_FRACTIONS) -> Selection:
-    """Run the query at the version, assign splits (stored in the lake), return the selection."""
+           fractions: tuple[float, float, float] = split_schemes.DEFAULT_FRACTIONS,
+           duplicates: bool = False) -> Selection:
+    """Run the query at the version, assign splits (stored in the lake), return the selection
+    (only preferred copies of duplicates unless ``duplicates``)."""
     lake = lake if isinstance(lake, Lake) else Lake.open(lake)
     number = lake.resolve(version)
     tag = version if isinstance(version, str) and not version.lstrip("-").isdigit() else None
     ids = selected_ids(lake, query, number)
+    left_out = 0
+    if not duplicates:
+        kept = set(selected_ids(lake, TRAINED_COPIES, number))
+        left_out = sum(sid not in kept for sid in ids)
+        ids = [sid for sid in ids if sid in kept]
     assigned = split_schemes.assign(lake, split_name, seed, fractions, version=number)
     songs = _rows(lake, ids, number)
     for song in songs:
         song["split"] = assigned[song["song_id"]]
-    return Selection(lake, number, tag, query, split_name, seed, tuple(fractions), songs)
+    return Selection(lake, number, tag, query, split_name, seed, tuple(fractions), songs, duplicates, left_out)
 
 
 def selected_ids(lake: Lake, query: str, version: int) -> list[str]:

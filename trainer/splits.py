@@ -6,7 +6,11 @@ Conventions:
 - songs are grouped by artist: the songs view's ``artist`` (a human label wins over the tag),
   case-folded, with featured artists and a leading 'the' dropped, so 'The Beatles' and
   'beatles feat. X' are one group. A song with no artist is a group of its own;
-- every song of a group goes to one split, so no artist is heard in both training and test;
+- and by recording: a song's duplicates (its ``duplicate_group``: re-encodes, edits, copies at
+  another speed) join its group whatever their tags say (schema.split_groups);
+- every song of a group goes to one split, so no artist and no recording is heard in both
+  training and test. Duplicates found after their songs were assigned move the fewest songs
+  needed to make the group whole (a ``moved_for`` row: the one change to a stored assignment);
 - assignments are appended to the ``splits`` table and never changed: a song's first
   assignment in a scheme is final (the ``splits`` view). New songs by an artist already
   assigned join that artist's split; new artists are dealt out by the same seeded rule, to the
@@ -27,22 +31,14 @@ import re
 from datetime import datetime, timezone
 from typing import Sequence
 
-from songlake.schema import Lake
+from songlake.schema import Lake, split_groups
 from songlake.schema.query import connect
+from songlake.schema.split_groups import SPLITS, artist_key
 from songlake.schema.writer import BatchWriter
 
-SPLITS = ("train", "valid", "test")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
-_FEATURING = re.compile(r"\s+(feat\.?|ft\.?|featuring|&|vs\.?)\s+.*$", re.IGNORECASE)
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-
-def artist_key(artist: str | None, song_id: str) -> str:
-    """The group a song is split with: its normalised artist, or the song itself."""
-    name = " ".join((artist or "").split()).casefold()
-    name = _FEATURING.sub("", name)
-    name = re.sub(r"^the\s+", "", name).strip()
-    return f"artist:{name}" if name else f"song:{song_id}"
+__all__ = ["SPLITS", "DEFAULT_FRACTIONS", "artist_key", "assign", "check_scheme", "deal", "read"]
 
 
 def check_scheme(name: str, fractions: Sequence[float]) -> tuple[float, float, float]:
@@ -70,16 +66,20 @@ def assign(lake: Lake, name: str = "default", seed: int = 0, fractions: Sequence
     as one lake commit) the songs that have none yet. Returns {song_id: split}."""
     fractions = check_scheme(name, fractions)
     with connect(lake, version) as con:
-        songs = con.sql("SELECT song_id, artist FROM songs ORDER BY song_id").fetchall()
+        songs = con.sql("SELECT song_id, artist, duplicate_group FROM songs ORDER BY song_id").fetchall()
     with connect(lake) as con:
         stored = con.sql("SELECT song_id, split, group_key, seed, fractions FROM splits WHERE split_name = ?",
                          params=[name]).fetchall()
     _check_same_scheme(name, seed, fractions, stored)
+    component = split_groups.components(songs)
     assigned = {sid: split for sid, split, *_ in stored}
+    moved = split_groups.moves(component, {sid: split for sid, split in assigned.items() if sid in component})
+    assigned |= moved
     by_group = {key: split for _, split, key, *_ in stored if key}
-    new = [(sid, artist_key(artist, sid)) for sid, artist in songs if sid not in assigned]
-    if not new:
-        return {sid: assigned[sid] for sid, _ in songs}
+    by_group |= {component[sid]: split for sid, split in assigned.items() if sid in component}
+    new = [(sid, component[sid]) for sid, _, _ in songs if sid not in assigned]
+    if not new and not moved:
+        return {sid: assigned[sid] for sid, _, _ in songs}
     counts = {split: 0 for split in SPLITS}
     for split in assigned.values():
         counts[split] += 1
@@ -87,9 +87,10 @@ def assign(lake: Lake, name: str = "default", seed: int = 0, fractions: Sequence
     for sid, key in new:
         groups.setdefault(key, []).append(sid)
     by_group = deal({key: len(ids) for key, ids in groups.items()}, fractions, seed, counts, by_group)
-    _store(lake, name, seed, fractions, [(sid, by_group[key], key) for sid, key in new])
+    _store(lake, name, seed, fractions, [(sid, by_group[key], key) for sid, key in new],
+           split_groups.move_rows(name, seed, json.dumps(list(fractions)), moved, component))
     final = read(lake, name)  # a concurrent assigner may have been first: the stored rows decide
-    return {sid: final[sid] for sid, _ in songs}
+    return {sid: final[sid] for sid, _, _ in songs}
 
 
 def deal(sizes: dict[str, int], fractions: Sequence[float], seed: int, counts: dict[str, int] | None = None,
@@ -127,12 +128,16 @@ def _check_same_scheme(name: str, seed: int, fractions: tuple, stored: list) -> 
                 f"not seed {seed} and {list(fractions)}; use those, or another split name for a new scheme")
 
 
-def _store(lake: Lake, name: str, seed: int, fractions: tuple, rows: list[tuple[str, str, str]]) -> None:
+def _store(lake: Lake, name: str, seed: int, fractions: tuple, rows: list[tuple[str, str, str]],
+           moves: list[dict] = ()) -> None:
     writer = BatchWriter(lake)
+    for row in moves:
+        writer.add("splits", row)
     now = datetime.now(timezone.utc)
     for sid, split, key in rows:
         writer.add("splits", {"split_name": name, "song_id": sid, "split": split, "group_key": key,
                               "seed": int(seed), "fractions": json.dumps(list(fractions)), "assigned_at": now})
     counts = {split: sum(1 for _, s, _ in rows if s == split) for split in SPLITS}
+    moved = f", moved {len(moves)} to join their duplicates" if moves else ""
     writer.commit("split", f"split scheme '{name}': assigned {len(rows)} songs "
-                           f"({', '.join(f'{k} {v}' for k, v in counts.items())})")
+                           f"({', '.join(f'{k} {v}' for k, v in counts.items())}){moved}")
