@@ -139,27 +139,30 @@ def compose(plan: SongPlan):
 
 def build_corpus(folder: Path, size: str = "small", seed: int = 0) -> list[CorpusSong]:
     """The corpus of a size in folder, rendering only the songs not already there."""
+    return [build_song(folder, plan) for plan in plan_corpus(size, seed)]
+
+
+def build_song(folder: Path, plan: SongPlan) -> CorpusSong:
+    """One planned song in folder (a corpus plan, or one made from it with dataclasses.replace:
+    other sections, another tempo), rendered unless the same notes are already there."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     _require_pretty_midi()
-    songs = []
-    for plan in plan_corpus(size, seed):
-        midi, truth = compose(plan)
-        buffer = io.BytesIO()
-        midi.write(buffer)
-        midi_bytes = buffer.getvalue()
-        fingerprint = hashlib.sha256(f"{VERSION}:".encode() + midi_bytes).hexdigest()
-        song = CorpusSong(plan.name, folder / f"{plan.name}.wav", folder / f"{plan.name}.mid", truth)
-        truth_path = folder / f"{plan.name}.json"
-        record = {"fingerprint": fingerprint, "truth": truth.to_json()}
-        stored = _stored(truth_path)
-        if not (stored.get("fingerprint") == fingerprint and song.audio_path.exists() and song.midi_path.exists()):
-            _atomic_write(song.midi_path, midi_bytes)
-            _atomic_write(song.audio_path, _render(song.midi_path, truth.duration))
-        if stored != json.loads(json.dumps(record)):  # new audio, or the same notes with a corrected truth
-            _atomic_write(truth_path, json.dumps(record).encode())
-        songs.append(song)
-    return songs
+    midi, truth = compose(plan)
+    buffer = io.BytesIO()
+    midi.write(buffer)
+    midi_bytes = buffer.getvalue()
+    fingerprint = hashlib.sha256(f"{VERSION}:".encode() + midi_bytes).hexdigest()
+    song = CorpusSong(plan.name, folder / f"{plan.name}.wav", folder / f"{plan.name}.mid", truth)
+    truth_path = folder / f"{plan.name}.json"
+    record = {"fingerprint": fingerprint, "truth": truth.to_json()}
+    stored = _stored(truth_path)
+    if not (stored.get("fingerprint") == fingerprint and song.audio_path.exists() and song.midi_path.exists()):
+        _atomic_write(song.midi_path, midi_bytes)
+        _atomic_write(song.audio_path, _render(song.midi_path, truth.duration))
+    if stored != json.loads(json.dumps(record)):  # new audio, or the same notes with a corrected truth
+        _atomic_write(truth_path, json.dumps(record).encode())
+    return song
 
 
 def load_song(json_path: Path) -> CorpusSong:
