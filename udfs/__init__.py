@@ -13,6 +13,8 @@ no queue.
   named progressions, complexity; ``theory.SQL_FUNCTIONS`` for DuckDB
 - ``genre``: ``GenreInputs``, ``GenreModel`` (learned from the collection's tags), ``prior_genre``
 - ``embedding.embed(mono) -> Embedding``
+- ``adherence.score_adherence(analysis, conditioning) -> Adherence``: a generation's analysis against
+  what it was asked for (tempo Acc1, key weighted, chord majmin WCSR, beat F, section boundary F)
 
 ``ANALYSIS_VERSION`` rises whenever a change would alter any stored analysis result, so the
 lake can tell which songs an upgrade should re-analyse (``songlake analyze``).
