@@ -117,8 +117,10 @@ def train(config_path, lake_dir, query, version, clip_seconds, sample_rate, stem
 @click.option("--shard-size", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Samples per webdataset shard.")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier songlake export in --out.")
+@click.option("--duplicates", "duplicates", is_flag=True,
+              help="Export every copy of a recording, not only its preferred copy (see `songlake duplicates`).")
 def export(query, format_, out_dir, lake_dir, version, stems, clip_seconds, sample_rate, name, split_name, seed,
-           shard_size, overwrite) -> None:
+           shard_size, overwrite, duplicates) -> None:
     """Export a SQL slice of the lake for another trainer (audiocraft, stable-audio, hf, webdataset)."""
     from songlake.trainer.export import FORMATS, export as run_export
     from songlake.trainer.selection import select
@@ -128,7 +130,7 @@ def export(query, format_, out_dir, lake_dir, version, stems, clip_seconds, samp
     lake = open_lake(lake_dir)
     with lake_errors(), progress_bar(f"export {format_}") as bar:
         try:
-            selection = select(lake, query, version, split_name=split_name, seed=seed)
+            selection = select(lake, query, version, split_name=split_name, seed=seed, duplicates=duplicates)
             task = bar.add_task("export", total=len(selection.songs))
             result = run_export(selection, format_, out_dir, stems=_names(stems, _STEMS, "stem") or (),
                                 clip_seconds=clip_seconds, sample_rate=sample_rate, name=name, shard_size=shard_size,
@@ -137,5 +139,6 @@ def export(query, format_, out_dir, lake_dir, version, stems, clip_seconds, samp
             raise click.ClickException(str(exc)) from None
     counts = result.counts
     err.print(f"exported {counts['songs']} songs ({counts['clips']} files: train {counts['train']}, valid "
-              f"{counts['valid']}, test {counts['test']}) from lake version {selection.version} as {format_}")
+              f"{counts['valid']}, test {counts['test']}) from lake version {selection.version} as {format_}; "
+              f"{selection.duplicates_left_out} duplicates left out")
     click.echo(str(result.manifest))

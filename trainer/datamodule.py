@@ -14,6 +14,9 @@
   of the lake at the version (songlake.trainer.splits: whole artists per split, seeded), so
   every run and export that uses the scheme sees the same split. Storing them is a new lake
   commit; the pinned version still decides which songs and which analysis are read.
+- **Duplicates.** Only each recording's preferred copy (and copies labelled 'keep') is read,
+  unless ``duplicates=True`` (songlake.trainer.selection); a duplicate group is always in one
+  split, so no copy of a test song is trained on.
 - **Stems.** When stems are asked for, songs without them (stems_status other than 'done') are
   left out, with a warning that says how many.
 - **Workers.** Each DataLoader worker opens the lake itself (LakeAudio holds only a path):
@@ -52,7 +55,8 @@ class SonglakeDataModule(L.LightningDataModule):
                  stems: Sequence[str] = (), conditioning: Sequence[str] = (), frame_rate: float = 50.0,
                  batch_size: int = 8, num_workers: int = 0, split_name: str = "default", seed: int = 0,
                  fractions: Sequence[float] = split_schemes.DEFAULT_FRACTIONS,
-                 multiprocessing_context: str | None = "spawn", persistent_workers: bool = True):
+                 multiprocessing_context: str | None = "spawn", persistent_workers: bool = True,
+                 duplicates: bool = False):
         super().__init__()
         for stem in stems:
             if stem not in STEMS:
@@ -80,7 +84,7 @@ class SonglakeDataModule(L.LightningDataModule):
             return
         hp = self.hparams
         selection = select(self.lake, hp.query, self.version, split_name=hp.split_name, seed=hp.seed,
-                           fractions=tuple(hp.fractions))
+                           fractions=tuple(hp.fractions), duplicates=hp.get("duplicates", False))
         songs = selection.songs
         if hp.stems:
             with_stems = [s for s in songs if s.get("stems_status") == "done"]
@@ -92,7 +96,8 @@ class SonglakeDataModule(L.LightningDataModule):
             raise LakeError(f"the query selects no songs{' with stems' if hp.stems else ''} at lake version "
                             f"{self.version}: {hp.query}")
         self.selection = Selection(selection.lake, selection.version, self.tag, selection.query,
-                                   selection.split_name, selection.seed, selection.fractions, songs)
+                                   selection.split_name, selection.seed, selection.fractions, songs,
+                                   selection.duplicates, selection.duplicates_left_out)
         audio = LakeAudio(self.lake.root, self.version)
         for split in split_schemes.SPLITS:
             self.datasets[split] = SongClips(

@@ -222,6 +222,7 @@ def manifest(selection, format: str, walk: Walk, layout: dict) -> dict:
     return {
         "format": format, "lake": chosen["lake"], "lake_version": chosen["lake_version"], "tag": chosen["tag"],
         "query": chosen["query"], "split": chosen["split"], "counts": counts, "selected": chosen["counts"],
+        "duplicates": chosen["duplicates"], "duplicates_left_out": chosen["duplicates_left_out"],
         "skipped": walk.skipped, "sample_rate": options.sample_rate, "clip_seconds": options.clip_seconds,
         "stems": list(options.stems), "name": options.name, "layout": layout,
         "created_at": _now(), "songlake_version": __version__,
