@@ -6,7 +6,7 @@ first. Free-text tags map onto the vocabulary with ``normalize_genre_tag`` (tabl
 _genre_tags.py: 'Hip Hop', 'Rap', 'Trap' -> hip-hop; 'Soul', 'Funk', 'RnB' -> r&b; placeholders
 such as 'Unknown' -> None; anything else unrecognised -> 'other').
 
-Three layers:
+Four layers:
 
 - ``prior_genre``: documented musical conventions as a table of soft scores (_genre_prior.py:
   tempo ranges, loudness, syncopation, seventh chords, brightness and noisiness from the
