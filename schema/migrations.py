@@ -44,6 +44,9 @@ INDEXED: dict[str, tuple[str, ...]] = {
     "fingerprints": ("song_id",),
     "fingerprint_index": ("hash",),
     "duplicate_pairs": ("song_a", "song_b"),
+    "generations": ("generation_id",),
+    "generation_audio": ("generation_id",),
+    "adherence": ("generation_id",),
 }
 
 
@@ -103,7 +106,16 @@ def _v9(lake: Lake) -> dict[str, int]:
     return versions | regroup(lake)
 
 
-MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9}
+def _v10(lake: Lake) -> dict[str, int]:
+    """Schema 10: generations, their audio and their adherence scores (issue 16), indexed."""
+    versions: dict[str, int] = {}
+    for name in ("generations", "generation_audio", "adherence"):
+        ensure_table(lake, name, tables.TABLES[name])
+        versions[name] = ensure_indexes(lake, name)
+    return versions
+
+
+MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9, 10: _v10}
 
 
 def ensure_indexes(lake: Lake, table: str) -> int:

@@ -32,6 +32,11 @@ rows without rewriting audio:
   BTREE index, never by comparing it with every song (jobs/duplicates.py); not in SQL;
 - ``duplicate_pairs``: two songs found to be the same recording, with the kind (same_audio,
   edit, near), score, offset and shared seconds; the ``duplicates`` view reads them;
+- ``generations``: audio a model made (issue 16), with the model, checkpoint, prompt, the
+  conditioning it was asked for (JSON text) and the lake version and query it was trained on;
+  ``generation_audio`` holds the file's bytes (a blob column, like ``originals``) and
+  ``adherence`` the generation's analysis and its adherence scores (udfs.adherence), one row
+  per scoring (the newest counts); the ``generations`` and ``model_report`` views read them;
 - ``catalog``: the lake's own log, one row per lake version with its number and the versions
   of the other tables at that lake version (schema.catalog). Lakes before schema 6 kept this in
   ``commits``, whose Lance version was the lake version; the migration to 6 converts it.
@@ -43,7 +48,7 @@ import pyarrow as pa
 
 from songlake.udfs.embedding import DIM as EMBEDDING_DIM
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 _TIME = pa.timestamp("us", tz="UTC")
 
@@ -251,6 +256,49 @@ DUPLICATE_PAIRS = pa.schema([
     pa.field("found_at", _TIME),
 ])
 
+GENERATIONS = pa.schema([
+    pa.field("generation_id", pa.string(), nullable=False),  # udfs.audio.song_id of its audio
+    pa.field("model", pa.string(), nullable=False),
+    pa.field("checkpoint", pa.string()),
+    pa.field("prompt", pa.string()),
+    pa.field("conditioning", pa.string()),  # JSON text: key, bpm, beats, chords, sections, genre, text
+    pa.field("trained_on_lake", pa.string()),
+    pa.field("trained_on_version", pa.int64()),
+    pa.field("trained_on_tag", pa.string()),
+    pa.field("trained_on_query", pa.string()),
+    pa.field("filename", pa.string()),
+    pa.field("format", pa.string()),
+    pa.field("duration", pa.float64()),
+    pa.field("sample_rate", pa.int32()),
+    pa.field("added_at", _TIME),
+])
+
+GENERATION_AUDIO = pa.schema([
+    pa.field("generation_id", pa.string(), nullable=False),
+    pa.field("filename", pa.string()),
+    pa.field("format", pa.string()),
+    pa.field("size_bytes", pa.int64()),
+    pa.field("data", pa.large_binary(), metadata={"lance-encoding:blob": "true"}),
+])
+
+ADHERENCE = pa.schema([
+    pa.field("generation_id", pa.string(), nullable=False),
+    pa.field("analysis_version", pa.int32()),
+    pa.field("bpm", pa.float64()),
+    pa.field("key", pa.string()),
+    pa.field("beats", pa.list_(pa.float64())),
+    pa.field("chords", pa.list_(SPAN)),
+    pa.field("sections", pa.list_(SPAN)),
+    pa.field("analysis_failures", pa.list_(pa.string())),
+    pa.field("tempo_acc1", pa.float64()),  # udfs.adherence's metrics; NULL where nothing was asked
+    pa.field("key_weighted", pa.float64()),
+    pa.field("chord_majmin", pa.float64()),
+    pa.field("beat_f", pa.float64()),
+    pa.field("section_f", pa.float64()),
+    pa.field("adherence_reasons", pa.list_(pa.string())),  # 'metric: why' for NULL and for 0 from a gap
+    pa.field("scored_at", _TIME),
+])
+
 # The catalog of schema 1-5 lakes (``commits``): its Lance version was the lake version. Read
 # only by the migration to schema 6, which converts it to CATALOG.
 COMMITS = pa.schema([
@@ -289,9 +337,12 @@ TABLES: dict[str, pa.Schema] = {
     "fingerprints": FINGERPRINTS,
     "fingerprint_index": FINGERPRINT_INDEX,
     "duplicate_pairs": DUPLICATE_PAIRS,
+    "generations": GENERATIONS,
+    "generation_audio": GENERATION_AUDIO,
+    "adherence": ADHERENCE,
 }
 
 # Tables with a blob column: their bytes stay out of SQL and are read through the gateway.
-BLOB_TABLES = ("originals", "stems")
+BLOB_TABLES = ("originals", "stems", "generation_audio")
 # Tables read by key only (large and of no use in SQL): kept out of SQL, like the blob tables.
 LOOKUP_TABLES = ("fingerprints", "fingerprint_index")

@@ -12,6 +12,7 @@ import click
 from songlake._cli_common import (commit_lock, environment_errors, err, lake_errors, lake_option, load_settings,
                                   open_lake, progress_bar, writable)
 from songlake._cli_duplicates import duplicates
+from songlake._cli_generations import generations
 from songlake._cli_train import export, train
 from songlake._output import FORMATS, console, render
 
@@ -483,6 +484,7 @@ def token_revoke(name: str, lake_dir: Path | None) -> None:
 main.add_command(train)
 main.add_command(export)
 main.add_command(duplicates)
+main.add_command(generations)
 
 if __name__ == "__main__":
     main()

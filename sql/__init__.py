@@ -8,7 +8,7 @@ tables, which it registers as ``lake_<table>``; the views after ``songs`` read i
 from importlib.resources import files
 
 VIEWS = ("duplicates", "songs", "stage_status", "ingest_errors", "lake_versions", "label_history", "annotation_queue",
-         "genre_balance", "era_balance", "quality_compliance", "splits")
+         "genre_balance", "era_balance", "quality_compliance", "splits", "generations", "model_report")
 
 
 def text(name: str) -> str:

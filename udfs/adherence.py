@@ -224,6 +224,13 @@ def _sections(found: dict, asked: dict, duration: float):
 
 # --- validation -----------------------------------------------------------------------------
 
+def check_conditioning(conditioning) -> dict:
+    """The conditioning with every field present (None where not given), spans as (start, end,
+    label) tuples; ValueError names what cannot be right. For checking a manifest before any
+    audio is analysed."""
+    return _conditioning(conditioning)
+
+
 def _conditioning(conditioning) -> dict:
     if not isinstance(conditioning, Mapping):
         raise ValueError(f"conditioning is a mapping of field to value ({', '.join(FIELDS)}), "
