@@ -134,3 +134,22 @@ def test_the_command_adds_and_reports(made, tmp_path):
     assert [r["model"] for r in rows] == ["faithful"] and rows[0]["generations"] == 1 and rows[0]["key_weighted"] == 1.0
     result = runner.invoke(main, ["generations", "report", "--lake", str(lake_dir), "--format", "json"])
     assert result.exit_code == 0 and json.loads(result.stdout)[0]["model"] == "faithful"
+
+
+def test_what_it_was_trained_on_is_read_from_a_songlake_checkpoint(made, tmp_path):
+    torch = pytest.importorskip("torch")
+    folder, manifest = made
+    # what Lightning saves: the data module's state_dict under its class name (trainer/datamodule.py)
+    torch.save({"state_dict": {"w": torch.zeros(2)}, "SonglakeDataModule": {
+        "lake": "/lakes/main", "lake_version": 12, "tag": "trained-2026-11", "query": "SELECT song_id FROM songs",
+        "split": {"name": "default", "seed": 0, "fractions": [0.8, 0.1, 0.1]}}}, folder / "v3.ckpt")
+    line = json.loads(manifest.read_text().splitlines()[0])
+    line |= {"checkpoint": "v3.ckpt", "model": "from-checkpoint"}
+    del line["trained_on"]
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps(line) + "\n")
+    lake = Lake.open(tmp_path / "lake", create=True)
+    add_generations(lake, folder, one)
+    row = run(connect(lake), "SELECT * FROM generations").to_pylist()[0]
+    assert (row["trained_on_lake"], row["trained_on_version"], row["trained_on_tag"], row["trained_on_query"]) == \
+        ("/lakes/main", 12, "trained-2026-11", "SELECT song_id FROM songs")
