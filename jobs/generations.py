@@ -22,17 +22,25 @@ added again is skipped, so a manifest can be re-run.
 
 Every line is checked before anything is analysed or written: a bad line raises ValueError
 naming the line and the cause, and nothing is added.
+
+From Python, after sampling: ``add(lake, [Generation.from_samples(samples, 32000, "clipgen",
+conditioning={...}), ...])`` does the same for audio in memory (kept in the lake as FLAC).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
+import soundfile as sf
 
 from songlake.jobs.analyze import ANALYSIS_RATE, analyze_audio
 from songlake.schema import lookup
@@ -49,6 +57,32 @@ DATAMODULE_KEY = "SonglakeDataModule"  # where songlake's trainer records its da
 
 
 @dataclass(frozen=True)
+class Generation:
+    """One piece of audio a model made, and what it was asked for. ``audio`` is an audio file's
+    bytes (WAV, FLAC, MP3, ...); ``from_samples`` makes one from a sampler's output."""
+
+    audio: bytes
+    model: str
+    checkpoint: str | None = None
+    prompt: str | None = None
+    conditioning: Mapping | None = None  # key, bpm, beats, chords, sections, genre, text, duration
+    trained_on: Mapping | None = None  # lake, lake_version, tag, query
+    filename: str | None = None
+    where: str = "generation"  # how errors name it (a manifest line)
+
+    @classmethod
+    def from_samples(cls, samples: np.ndarray, sample_rate: int, model: str, **fields) -> "Generation":
+        """From float samples shaped (channels, frames) or (frames,), kept as 16-bit FLAC."""
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.ndim not in (1, 2) or samples.size == 0:
+            raise ValueError(f"samples are shaped (channels, frames) or (frames,), not {samples.shape}")
+        frames = samples.T if samples.ndim == 2 and samples.shape[0] <= 8 else samples  # soundfile: (frames, channels)
+        buffer = io.BytesIO()
+        sf.write(buffer, np.clip(frames, -1, 1), sample_rate, format="FLAC", subtype="PCM_16")
+        return cls(buffer.getvalue(), model, **fields)
+
+
+@dataclass(frozen=True)
 class Added:
     version: int | None  # the lake version that holds them; None when nothing was new
     added: tuple[str, ...]  # generation ids added
@@ -58,27 +92,37 @@ class Added:
 def add_generations(lake: Lake, folder: str | Path, manifest: str | Path,
                     progress: Callable[[int, int], None] | None = None) -> Added:
     """Add the manifest's generations (see the module docstring); one lake version for all."""
-    folder = Path(folder)
-    lines = read_manifest(folder, Path(manifest))
+    lines = read_manifest(Path(folder), Path(manifest))
+    records = (Generation(line["path"].read_bytes(), line["model"], line["checkpoint"], line["prompt"],
+                          line["conditioning"], line["trained_on"], line["path"].name, line["where"])
+               for line in lines)
+    return add(lake, records, f"from {Path(manifest).name}", progress, total=len(lines))
+
+
+def add(lake: Lake, generations: Iterable[Generation], source: str = "from Python",
+        progress: Callable[[int, int], None] | None = None, total: int | None = None) -> Added:
+    """Analyse, score and add generations (one lake version for all; audio already in the lake
+    is skipped). The Python way in, after sampling: ``add(lake, [Generation.from_samples(...)])``.
+    ValueError names a generation whose fields or audio cannot be right; nothing is added then."""
     writer = BatchWriter(lake)
     added, skipped = [], []
     now = datetime.now(timezone.utc)
-    for done, line in enumerate(lines, 1):
-        data = line["path"].read_bytes()
+    for done, generation in enumerate(generations, 1):
+        conditioning = _checked(generation)
         try:
-            audio = decode(data)
+            audio = decode(generation.audio)
         except UnreadableAudio as exc:
-            raise ValueError(f"{line['where']}: {line['path'].name} is not readable audio ({exc})") from None
+            raise ValueError(f"{generation.where}: {generation.filename or 'the audio'} is not readable audio "
+                             f"({exc})") from None
         generation_id = song_id(audio)
         if generation_id in added or _known(lake, generation_id):
             skipped.append(generation_id)
         else:
-            _add_one(writer, line, data, audio, generation_id, now)
+            _add_one(writer, generation, conditioning, audio, generation_id, now)
             added.append(generation_id)
         if progress:
-            progress(done, len(lines))
-    version = writer.commit("generations", f"added {len(added)} generations from {Path(manifest).name}") \
-        if added else None
+            progress(done, total or done)
+    version = writer.commit("generations", f"added {len(added)} generations {source}") if added else None
     return Added(version, tuple(added), tuple(skipped))
 
 
@@ -106,42 +150,58 @@ def read_manifest(folder: Path, manifest: Path) -> list[dict]:
         path = Path(row["file"]) if Path(row["file"]).is_absolute() else folder / row["file"]
         if not path.is_file():
             raise ValueError(f"{where}: no file {path}")
-        conditioning = dict(row.get("conditioning") or {})
-        if row.get("prompt") and "text" not in conditioning:
-            conditioning["text"] = row["prompt"]
-        try:
-            check_conditioning(conditioning)
-        except ValueError as exc:
-            raise ValueError(f"{where}: conditioning: {exc}") from None
         checkpoint = row.get("checkpoint")
-        trained_on = row.get("trained_on") or _from_checkpoint(folder, checkpoint)
-        unknown = [k for k in (trained_on or {}) if k not in TRAINED_ON]
-        if unknown:
-            raise ValueError(f"{where}: trained_on has {unknown[0]!r}; its fields are {', '.join(TRAINED_ON)}")
-        lines.append({"where": where, "path": path, "model": row["model"].strip(), "checkpoint": checkpoint,
-                      "prompt": row.get("prompt"), "conditioning": conditioning, "trained_on": trained_on or {}})
+        line = {"where": where, "path": path, "model": row["model"].strip(), "checkpoint": checkpoint,
+                "prompt": row.get("prompt"), "conditioning": row.get("conditioning") or {},
+                "trained_on": row.get("trained_on") or _from_checkpoint(folder, checkpoint) or {}}
+        _checked(Generation(b"", line["model"], checkpoint, line["prompt"], line["conditioning"], line["trained_on"],
+                            path.name, where))  # every line checked before any audio is analysed
+        lines.append(line)
     if not lines:
         raise ValueError(f"{manifest} lists no generations")
     return lines
 
 
-def _add_one(writer: BatchWriter, line: dict, data: bytes, audio, generation_id: str, now: datetime) -> None:
+def _checked(generation: Generation) -> dict:
+    """The generation's conditioning (its prompt as the text where none is given), checked with
+    its model and trained_on; ValueError names the generation."""
+    where = generation.where
+    if not isinstance(generation.model, str) or not generation.model.strip():
+        raise ValueError(f"{where}: 'model' (its name) is required")
+    if not isinstance(generation.audio, (bytes, bytearray)):
+        raise ValueError(f"{where}: audio is an audio file's bytes (Generation.from_samples takes samples)")
+    conditioning = dict(generation.conditioning or {})
+    if generation.prompt and "text" not in conditioning:
+        conditioning["text"] = generation.prompt
+    try:
+        check_conditioning(conditioning)
+    except ValueError as exc:
+        raise ValueError(f"{where}: conditioning: {exc}") from None
+    unknown = [k for k in (generation.trained_on or {}) if k not in TRAINED_ON]
+    if unknown:
+        raise ValueError(f"{where}: trained_on has {unknown[0]!r}; its fields are {', '.join(TRAINED_ON)}")
+    return conditioning
+
+
+def _add_one(writer: BatchWriter, generation: Generation, conditioning: dict, audio, generation_id: str,
+             now: datetime) -> None:
     duration = audio.samples.shape[1] / audio.sample_rate
-    trained_on = line["trained_on"]
+    trained_on = generation.trained_on or {}
+    filename = generation.filename or f"{generation_id}.{audio.format}"
     writer.add("generations", {
-        "generation_id": generation_id, "model": line["model"], "checkpoint": line["checkpoint"],
-        "prompt": line["prompt"], "conditioning": json.dumps(line["conditioning"], sort_keys=True),
+        "generation_id": generation_id, "model": generation.model.strip(), "checkpoint": generation.checkpoint,
+        "prompt": generation.prompt, "conditioning": json.dumps(conditioning, sort_keys=True),
         "trained_on_lake": trained_on.get("lake"), "trained_on_version": trained_on.get("lake_version"),
         "trained_on_tag": trained_on.get("tag"), "trained_on_query": trained_on.get("query"),
-        "filename": line["path"].name, "format": audio.format, "duration": duration,
+        "filename": filename, "format": audio.format, "duration": duration,
         "sample_rate": audio.sample_rate, "added_at": now,
     })
-    writer.add("generation_audio", {"generation_id": generation_id, "filename": line["path"].name,
-                                    "format": audio.format, "size_bytes": len(data), "data": data})
+    writer.add("generation_audio", {"generation_id": generation_id, "filename": filename, "format": audio.format,
+                                    "size_bytes": len(generation.audio), "data": bytes(generation.audio)})
     with warnings.catch_warnings():  # degenerate audio is legal: analysis and scores say what is missing
         warnings.simplefilter("ignore")
         analysis = analyze_audio(audio.mono_at(ANALYSIS_RATE))
-        scores = score_adherence(analysis, line["conditioning"], duration=duration)
+        scores = score_adherence(analysis, conditioning, duration=duration)
     values = analysis.values
     writer.add("adherence", {
         "generation_id": generation_id, "analysis_version": ANALYSIS_VERSION,

@@ -153,3 +153,25 @@ def test_what_it_was_trained_on_is_read_from_a_songlake_checkpoint(made, tmp_pat
     row = run(connect(lake), "SELECT * FROM generations").to_pylist()[0]
     assert (row["trained_on_lake"], row["trained_on_version"], row["trained_on_tag"], row["trained_on_query"]) == \
         ("/lakes/main", 12, "trained-2026-11", "SELECT song_id FROM songs")
+
+
+def test_generations_from_python_after_sampling(tmp_path):
+    from songlake.jobs.generations import Generation, add
+
+    rendered = synth.render_song(synth.SongSpec(tonic="D", mode="major", bpm=108.0, degrees=(1, 5, 6, 4), bars=4))
+    conditioning = {"key": "D major", "bpm": 108.0,
+                    "chords": [{"start": s, "end": e, "label": label} for s, e, label in rendered.chords]}
+    made = Generation.from_samples(rendered.samples, rendered.sample_rate, "sampler", checkpoint="step-50",
+                                   prompt="bright pop in D", conditioning=conditioning)
+    lake = Lake.open(tmp_path / "lake", create=True)
+    first = add(lake, [made])
+    assert len(first.added) == 1 and first.version == lake.version()
+    row = run(connect(lake), "SELECT * FROM generations").to_pylist()[0]
+    assert row["model"] == "sampler" and row["format"] == "flac" and row["filename"] == f"{first.added[0]}.flac"
+    assert row["key_weighted"] == 1.0 and row["tempo_acc1"] == 1.0 and row["chord_majmin"] >= 0.8
+    assert json.loads(row["conditioning"])["text"] == "bright pop in D"
+    assert add(lake, [made]).skipped == first.added  # the same audio once
+    with pytest.raises(ValueError, match="channels, frames"):
+        Generation.from_samples(rendered.samples[:, :0], rendered.sample_rate, "sampler")
+    with pytest.raises(ValueError, match="generation: conditioning: unknown conditioning field 'tempo'"):
+        add(lake, [Generation(made.audio, "sampler", conditioning={"tempo": 108})])
