@@ -73,12 +73,12 @@ def _training(training: dict) -> dict[str, Any]:
     rate = float(throughput["audio_seconds_per_gpu_second"])
     details = ", ".join(f"{key} {throughput[key]}" for key in ("gpu", "model", "batch_size") if throughput.get(key))
     when = throughput.get("measured_at")
+    recorded = f", recorded {str(when)[:16].replace('T', ' ')}" if when else ""
     return row | {
         "measured": True,
         "cells": [human_seconds(3600.0 * _at(scaled, n)) for n in SCALES],
         "source": (f"a training run's throughput, {rate:.3g} s of audio per GPU second"
-                   + (f" ({details})" if details else "") + (f", recorded {str(when)[:16].replace('T', ' ')}" if when else "")
-                   + ", over songs of this lake's mean length"),
+                   + (f" ({details})" if details else "") + recorded + ", over songs of this lake's mean length"),
     }
 
 

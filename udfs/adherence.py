@@ -259,7 +259,8 @@ def _conditioning(conditioning) -> dict:
 def _analysis_values(analysis) -> dict:
     values = analysis if isinstance(analysis, Mapping) else getattr(analysis, "values", None)
     if not isinstance(values, Mapping):
-        raise ValueError(f"analysis is analyze_audio's result or a songs row (a mapping), not {type(analysis).__name__}")
+        raise ValueError(f"analysis is analyze_audio's result or a songs row (a mapping), "
+                         f"not {type(analysis).__name__}")
     out = {"bpm": values.get("bpm"), "key": values.get("key")}
     if out["bpm"] is not None:
         out["bpm"] = _bpm(out["bpm"], "the analysis's bpm")

@@ -111,7 +111,8 @@ def test_a_bad_manifest_line_is_named_and_nothing_is_added(lake, made, tmp_path)
     before = lake.version()
     for line, message in (({"file": "faithful/000.wav"}, "'model' (its name) are required"),
                           ({"file": "nothing.wav", "model": "m"}, "no file"),
-                          ({"file": "faithful/000.wav", "model": "m", "conditioning": {"tempo": 120}}, "the tempo is 'bpm'"),
+                          ({"file": "faithful/000.wav", "model": "m", "conditioning": {"tempo": 120}},
+                           "the tempo is 'bpm'"),
                           ({"file": "faithful/000.wav", "model": "m", "seed": 3}, "unknown field 'seed'")):
         manifest = tmp_path / "bad.jsonl"
         manifest.write_text(json.dumps({"file": "careless/001.wav", "model": "ok"}) + "\n" + json.dumps(line) + "\n")
