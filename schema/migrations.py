@@ -47,6 +47,7 @@ INDEXED: dict[str, tuple[str, ...]] = {
     "generations": ("generation_id",),
     "generation_audio": ("generation_id",),
     "adherence": ("generation_id",),
+    "votes": ("rater",),
 }
 
 
@@ -115,7 +116,14 @@ def _v10(lake: Lake) -> dict[str, int]:
     return versions
 
 
-MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9, 10: _v10}
+def _v11(lake: Lake) -> dict[str, int]:
+    """Schema 11: A/B listening votes (issue 16), indexed by rater."""
+    ensure_table(lake, "votes", tables.VOTES)
+    return {"votes": ensure_indexes(lake, "votes")}
+
+
+MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9, 10: _v10,
+                                    11: _v11}
 
 
 def ensure_indexes(lake: Lake, table: str) -> int:

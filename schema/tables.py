@@ -37,6 +37,10 @@ rows without rewriting audio:
   ``generation_audio`` holds the file's bytes (a blob column, like ``originals``) and
   ``adherence`` the generation's analysis and its adherence scores (udfs.adherence), one row
   per scoring (the newest counts); the ``generations`` and ``model_report`` views read them;
+- ``votes``: A/B listening votes (issue 16, schema.votes), one row per vote: the two clips as
+  they were shown (A and B, each a generation id or a lake song id as the reference), the prompt
+  they share, the choice (a, b, tie, both_bad), an optional note, the rater's token name and
+  the time; the ``votes`` view names each clip's model and checkpoint;
 - ``catalog``: the lake's own log, one row per lake version with its number and the versions
   of the other tables at that lake version (schema.catalog). Lakes before schema 6 kept this in
   ``commits``, whose Lance version was the lake version; the migration to 6 converts it.
@@ -48,7 +52,7 @@ import pyarrow as pa
 
 from songlake.udfs.embedding import DIM as EMBEDDING_DIM
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 _TIME = pa.timestamp("us", tz="UTC")
 
@@ -299,6 +303,19 @@ ADHERENCE = pa.schema([
     pa.field("scored_at", _TIME),
 ])
 
+VOTES = pa.schema([
+    pa.field("vote_id", pa.string(), nullable=False),
+    pa.field("prompt", pa.string()),
+    pa.field("a_id", pa.string(), nullable=False),  # the clip shown as A: a generation_id or a song_id
+    pa.field("a_kind", pa.string(), nullable=False),  # 'generation' or 'song' (a reference)
+    pa.field("b_id", pa.string(), nullable=False),
+    pa.field("b_kind", pa.string(), nullable=False),
+    pa.field("choice", pa.string(), nullable=False),  # 'a', 'b', 'tie' or 'both_bad'
+    pa.field("note", pa.string()),
+    pa.field("rater", pa.string(), nullable=False),  # the token's name
+    pa.field("voted_at", _TIME),
+])
+
 # The catalog of schema 1-5 lakes (``commits``): its Lance version was the lake version. Read
 # only by the migration to schema 6, which converts it to CATALOG.
 COMMITS = pa.schema([
@@ -340,6 +357,7 @@ TABLES: dict[str, pa.Schema] = {
     "generations": GENERATIONS,
     "generation_audio": GENERATION_AUDIO,
     "adherence": ADHERENCE,
+    "votes": VOTES,
 }
 
 # Tables with a blob column: their bytes stay out of SQL and are read through the gateway.

@@ -8,7 +8,8 @@ tables, which it registers as ``lake_<table>``; the views after ``songs`` read i
 from importlib.resources import files
 
 VIEWS = ("duplicates", "songs", "stage_status", "ingest_errors", "lake_versions", "label_history", "annotation_queue",
-         "genre_balance", "era_balance", "quality_compliance", "splits", "generations", "model_report")
+         "genre_balance", "era_balance", "quality_compliance", "splits", "generations", "model_report",
+         "votes")
 
 
 def text(name: str) -> str:
