@@ -211,14 +211,16 @@ class Materialized:
                 rows = pa.concat_tables(parts) if parts else table_rows(ds, schemas[name], []).read_all()
                 rows = self.conform(name, rows)
                 cur.register(f"_new_{name}", rows)
-                if "song_id" in rows.column_names and rows.num_rows:
-                    changed.update(pc.unique(rows.column("song_id")).to_pylist())
+                for column in ("song_id", "song_a", "song_b"):  # duplicate_pairs name two songs
+                    if column in rows.column_names and rows.num_rows:
+                        changed.update(pc.unique(rows.column(column)).to_pylist())
             cur.register("_new_commits", self.conform("commits", commits))
             cur.execute("BEGIN TRANSACTION")
             try:
                 for name in plan:
                     cur.execute(f'INSERT INTO "lake_{name}" BY NAME SELECT * FROM "_new_{name}"')
                 cur.execute("INSERT INTO lake_commits BY NAME SELECT * FROM _new_commits")
+                changed |= _group_members(cur, changed)
                 listed = _shadow_tables(cur, sorted(changed))
                 cur.execute(f"DELETE FROM songs WHERE song_id IN ({listed})")
                 cur.execute(f"INSERT INTO songs SELECT * FROM {_CHANGED}.songs")
@@ -288,7 +290,9 @@ def _changed_songs_view(db: duckdb.DuckDBPyConnection) -> None:
     and sql/songs.sql itself is run with that schema as the default one: a view resolves its
     names in its own schema first, so this ``songs`` reads the shadows. Correct because the
     songs view computes each song's row from that song's rows alone (every CTE partitions or
-    groups by song_id, every join is on it)."""
+    groups by song_id, every join is on it), but for its duplicate group, read from
+    main.duplicate_groups (the whole collection's pairs, few): a refresh recomputes every song of
+    a group that changed (_group_members)."""
     db.execute(f"CREATE SCHEMA {_CHANGED}")
     _shadow_tables(db, [])
     db.execute(f"USE {_CHANGED}")
@@ -299,6 +303,18 @@ def _changed_songs_view(db: duckdb.DuckDBPyConnection) -> None:
     if db.sql(f"SELECT count(*) FROM duckdb_views() WHERE schema_name = '{_CHANGED}' AND view_name = 'songs'"
               ).fetchall() != [(1,)]:
         raise QueryError("sql/songs.sql did not create the view songs")
+
+
+def _group_members(con: duckdb.DuckDBPyConnection, song_ids: set[str]) -> set[str]:
+    """Every song in the duplicate groups of song_ids (after the new rows): a song's
+    duplicate_group and is_preferred_copy depend on the other songs of its group, so a new pair,
+    a choice label or a better copy changes the rows of the whole group (sql/duplicates.sql)."""
+    if not song_ids:
+        return set()
+    listed = _sql_list(sorted(song_ids))
+    rows = con.execute("SELECT song_id FROM main.duplicate_groups WHERE duplicate_group IN "
+                       f"(SELECT duplicate_group FROM main.duplicate_groups WHERE song_id IN ({listed}))").fetchall()
+    return {sid for (sid,) in rows}
 
 
 def _shadow_tables(con: duckdb.DuckDBPyConnection, song_ids: list[str]) -> str:
