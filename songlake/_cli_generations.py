@@ -56,3 +56,38 @@ def report(lake_dir: Path | None, fmt: str) -> None:
     lake = open_lake(lake_dir)
     with lake_errors():
         render(run(connect(lake), "SELECT * FROM model_report"), fmt, console())
+
+
+@generations.command()
+@lake_option
+@click.option("--by", type=click.Choice(("model", "checkpoint")), default="model", show_default=True,
+              help="Rank models, or each model's checkpoints apart.")
+@click.option("--level", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
+              help="Confidence level of the intervals.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def rank(lake_dir: Path | None, by: str, level: float, fmt: str) -> None:
+    """Rank the models from the A/B votes: Bradley–Terry scores (logits; ties half a win, both_bad
+    no win) with intervals, then the raters' agreement on the pairs several of them judged."""
+    from dataclasses import asdict
+
+    import pyarrow as pa
+
+    from songlake.jobs.rankings import model_rankings
+    from songlake.schema import connect, run
+
+    lake = open_lake(lake_dir)
+    with lake_errors():
+        reader = connect(lake)
+        rankings, agreed = model_rankings(lambda sql: run(reader, sql), by=by, level=level)
+    if not rankings:
+        err.print("No votes yet: rate pairs on the A/B page (/ui/ab) first.")
+        return
+    render(pa.Table.from_pylist([asdict(r) for r in rankings]), fmt, console())
+    if agreed.items:
+        kappa = "n/a" if agreed.fleiss_kappa is None else f"{agreed.fleiss_kappa:.2f}"
+        err.print(f"Agreement on {agreed.items} pairs judged by several raters ({agreed.judgements} judgements): "
+                  f"{agreed.percent:.0f} %, Fleiss' kappa {kappa}.")
+        for (first, second), value in sorted(agreed.cohen_kappa.items()):
+            err.print(f"  Cohen's kappa {first} / {second}: {'n/a' if value is None else f'{value:.2f}'}")
+    else:
+        err.print("No pair has been judged by two raters yet: agreement is not known.")

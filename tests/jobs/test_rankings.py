@@ -8,9 +8,13 @@ import random
 from collections import Counter
 from datetime import datetime, timezone
 
+import json
+
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from songlake.cli import main
 from songlake.jobs.rankings import (Candidate, Vote, agreement, choose_pair, cohen_kappa, fit_bradley_terry,
                                     model_rankings)
 from songlake.schema import connect, run
@@ -161,3 +165,13 @@ def test_model_rankings_read_the_votes_view_by_model_and_by_checkpoint(tmp_path)
     by_checkpoint, _ = model_rankings(read, by="checkpoint")
     assert {r.entrant for r in by_checkpoint} == {"reference", "clipgen @ s1", "clipgen @ s2", "other @ s1"}
     assert next(r for r in by_checkpoint if r.entrant == "clipgen @ s1").ties == 1
+    # the command prints the same fit
+    result = CliRunner().invoke(main, ["generations", "rank", "--lake", str(lake.root), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert [r["entrant"] for r in printed] == ["reference", "clipgen", "other"]
+    assert printed[1]["score"] == pytest.approx(by_model[1].score, abs=1e-6)
+    assert printed[1]["lower"] < printed[1]["score"] < printed[1]["upper"]
+    assert "Agreement on 1 pairs" in result.stderr
+    result = CliRunner().invoke(main, ["generations", "rank", "--lake", str(lake.root), "--by", "checkpoint"])
+    assert result.exit_code == 0 and "clipgen @ s2" in result.stdout
