@@ -59,7 +59,9 @@ import numpy as np
 from songlake.udfs._harte import NO_CHORD, PITCH_CLASSES, parse_key
 
 METRICS = ("tempo_acc1", "key_weighted", "chord_majmin", "beat_f", "section_f")
-FIELDS = ("text", "genre", "key", "bpm", "beats", "chords", "sections", "duration")
+FIELDS = ("text", "genre", "key", "bpm", "beats", "chords", "sections", "duration", "reference")
+# reference: the song_id of the lake song the conditioning was taken from (played beside the
+# generation on the A/B page); not scored
 TEMPO_TOLERANCE = 0.04  # Acc1: within 4 % of the requested bpm
 BEAT_WINDOW = 0.07  # seconds either side of a requested beat
 SECTION_WINDOW = 3.0  # seconds either side of a requested section boundary
@@ -244,6 +246,8 @@ def _conditioning(conditioning) -> dict:
         out["bpm"] = _bpm(out["bpm"], "the conditioning's bpm")
     if out["key"] is not None:
         parse_key(out["key"])  # raises with the expected spelling
+    if out["reference"] is not None and not (isinstance(out["reference"], str) and out["reference"].strip()):
+        raise ValueError(f"the conditioning's reference is a lake song's song_id, not {out['reference']!r}")
     if out["duration"] is not None:
         duration = out["duration"]
         if not (isinstance(duration, (int, float)) and math.isfinite(duration) and 0 < duration < _LONGEST):
