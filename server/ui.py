@@ -9,6 +9,8 @@ Pages, all under /ui (and / redirects to /ui):
 - ``/ui/dashboard``: the collection report as inline SVG charts, and its estimates as a table.
 - ``/ui/annotate``: the annotation queue with inline fix forms.
 - ``/ui/upload``: file upload with progress, then each file's job followed until it is done.
+- ``/ui/ab``: A/B listening: two clips for one prompt, blind, loudness-matched, on one clock;
+  the rater picks A, B, tie or both bad (server/ab.py serves the pairs and takes the votes).
 - ``/ui/login``: takes an API token and keeps it in an HttpOnly, SameSite=Strict cookie, which
   the API accepts like a Bearer token, so the pages' writes (labels, uploads) work.
 
@@ -145,6 +147,11 @@ class UIController(Controller):
     def upload(self, request: Request, snapshot: NamedDependency[Snapshot],
                settings: NamedDependency[ServerSettings]) -> Template:
         return _page(request, "upload.html", "upload", snapshot.version, max_mb=settings.upload_max_mb)
+
+    @get("/ui/ab", guards=[require_reader], sync_to_thread=False)
+    def ab(self, request: Request, snapshot: NamedDependency[Snapshot]) -> Template:
+        """A/B listening (server/ab.py): the page asks /ab/next for pairs and posts votes."""
+        return _page(request, "ab.html", "ab", snapshot.version)
 
     @get("/ui/login", sync_to_thread=False)
     def login_form(self, request: Request, snapshot: NamedDependency[Snapshot], next: FromQuery[str] = "/ui") -> Template:
