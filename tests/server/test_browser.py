@@ -264,3 +264,54 @@ def test_upload_is_analysed(page, token, new_songs, tmp_path):
     page.goto("/ui/dashboard")
     assert page.locator("svg.chart").count() >= 3
     shot(page, "dashboard")
+
+
+def test_ab_listening_plays_a_pair_on_one_clock_and_stores_the_vote(page, token, lake_dir):
+    """Three models' clips for one prompt: the page plays a pair, switching A/B keeps the position,
+    the vote is stored with the rater, and the next pair is another one."""
+    import hashlib
+
+    import numpy as np
+
+    from songlake.jobs.generations import Generation, add
+    from songlake.schema import connect, run
+    from songlake.schema.lake import Lake
+
+    rate = 22050
+    t = np.arange(6 * rate) / rate
+    lake = Lake.open(lake_dir)
+    add(lake, [Generation.from_samples((0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32), rate, model,
+                                       prompt="a browser's prompt")
+               for model, f in (("model-x", 262.0), ("model-y", 330.0), ("model-z", 392.0))])
+    sign_in(page, token)
+    page.goto("/ui/ab")
+    page.wait_for_selector("#ab[data-state='ready']")
+    assert page.text_content("#ab-prompt") == "a browser's prompt"
+
+    def clips() -> set[str]:
+        urls = page.evaluate("[document.getElementById('ab-audio-a').src, document.getElementById('ab-audio-b').src]")
+        return {hashlib.sha256(page.request.get(url).body()).hexdigest() for url in urls}
+
+    first = clips()
+    assert len(first) == 2
+    page.click("#ab-play")
+    page.wait_for_function("document.getElementById('ab-audio-a').currentTime > 1.0", timeout=20_000)
+    page.click("#ab-listen-b")
+    state = page.evaluate("""() => ['a', 'b'].map(s => { const p = document.getElementById('ab-audio-' + s);
+        return {t: p.currentTime, muted: p.muted, paused: p.paused}; })""")
+    assert state[0]["muted"] and not state[1]["muted"]  # B is heard now ...
+    assert not state[0]["paused"] and not state[1]["paused"]
+    assert abs(state[0]["t"] - state[1]["t"]) < 0.3 and state[1]["t"] > 1.0, state  # ... from where A was
+    shot(page, "ab")
+    ticket = page.get_attribute("#ab", "data-ticket")
+    page.fill("#ab-note", "A is cleaner")
+    page.click("#ab-vote-a")
+    page.wait_for_selector("#ab[data-votes='1'][data-state='ready']")
+    assert page.get_attribute("#ab", "data-ticket") != ticket
+    assert clips() != first  # the next pair is another pair
+    stored = run(connect(Lake.open(lake_dir)), "SELECT * FROM votes").to_pylist()
+    assert len(stored) == 1
+    vote = stored[0]
+    assert (vote["rater"], vote["choice"], vote["note"]) == ("browser-curator", "a", "A is cleaner")
+    assert {vote["a_model"], vote["b_model"]} <= {"model-x", "model-y", "model-z"}
+    assert vote["prompt"] == "a browser's prompt"
