@@ -101,7 +101,9 @@ def train(config_path, lake_dir, query, version, clip_seconds, sample_rate, stem
 @click.command()
 @click.option("--query", default="SELECT song_id FROM songs", show_default=True,
               help="SQL over the songs view that returns song_id.")
-@click.option("--format", "format_", required=True, help="audiocraft, stable-audio, hf or webdataset.")
+@click.option("--format", "format_", required=True,
+              help="audiocraft, stable-audio, hf or webdataset; or preferences (the A/B votes as chosen / rejected "
+                   "pairs; --query, stems and clips do not apply).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="The folder to write the export to (new or empty).")
 @click.option("--lake", "lake_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -125,6 +127,8 @@ def export(query, format_, out_dir, lake_dir, version, stems, clip_seconds, samp
     from songlake.trainer.export import FORMATS, export as run_export
     from songlake.trainer.selection import select
 
+    if format_ == "preferences":
+        return _export_preferences(out_dir, lake_dir, version, overwrite)
     if format_ not in FORMATS:
         raise click.BadParameter(f"unknown format {format_!r}; choose from {', '.join(FORMATS)}", param_hint="--format")
     lake = open_lake(lake_dir)
@@ -141,4 +145,20 @@ def export(query, format_, out_dir, lake_dir, version, stems, clip_seconds, samp
     err.print(f"exported {counts['songs']} songs ({counts['clips']} files: train {counts['train']}, valid "
               f"{counts['valid']}, test {counts['test']}) from lake version {selection.version} as {format_}; "
               f"{selection.duplicates_left_out} duplicates left out")
+    click.echo(str(result.manifest))
+
+
+def _export_preferences(out_dir: Path, lake_dir: Path | None, version: str | None, overwrite: bool) -> None:
+    """The A/B votes that chose a clip as a Hugging Face dataset of (prompt, conditioning, chosen, rejected)."""
+    from songlake.trainer.export.preferences import export_preferences
+
+    lake = open_lake(lake_dir)
+    with lake_errors():
+        try:
+            result = export_preferences(lake, out_dir, version=version, overwrite=overwrite)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    counts = result.counts
+    err.print(f"exported {counts['rows']} preference pairs from {counts['votes']} votes "
+              f"({counts['ties']} ties and {counts['both_bad']} both bad left out)")
     click.echo(str(result.manifest))
