@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
+import lance
 import numpy as np
 
 from songlake.schema import BatchWriter, Lake, Reader, lookup
@@ -47,10 +48,14 @@ from songlake.udfs.audio import decode
 log = logging.getLogger(__name__)
 
 STAGE_VERSION = "duplicates-1"
-KEY_SHIFT = 8  # a key is a sub-fingerprint's top 24 bits: about half survive a re-encode, few collide
+KEY_SHIFT = 4  # a key is a sub-fingerprint's top 28 bits: 40-50 % survive a re-encode, chance rarely repeats one
 SAMPLE = 4  # keys that are multiples of 4 are indexed (by content: the same in every copy)
 CANDIDATES = 16  # songs sharing the most keys that are matched in full
 MIN_ALIGNED = 2  # keys a candidate must share at one offset (chance rarely lines up two)
+QUERY_KEYS = 128  # a song looks up this many of its keys, spread over it: a BTREE IN list costs per key
+# The process's Lance session for the fingerprint tables: their BTREE pages stay cached from one
+# lake version to the next (index files never change), which makes a lookup 2-3x faster at 100K songs.
+_SESSION = lance.Session()
 NEIGHBOURS = 5  # nearest songs by embedding that are matched too (copies at another speed)
 
 
@@ -120,8 +125,8 @@ def candidates(lake: Lake, song_id: str, values: np.ndarray, state=None) -> list
     A copy shares keys at one offset (its position minus the query's, the same for every key
     of a copy, give or take a frame); keys shared by chance fall at any offset. So each song
     scores the most keys it shares at one offset, and needs MIN_ALIGNED of them."""
-    keys, positions = index_keys(values)
-    found = lookup.by_key(lookup.table_at(lake, "fingerprint_index", state), "hash", [int(k) for k in keys],
+    keys, positions = _spread(*index_keys(values), QUERY_KEYS)
+    found = lookup.by_key(_table(lake, "fingerprint_index", state), "hash", [int(k) for k in keys],
                           ["hash", "song_id", "position"]) if len(keys) else None
     if found is None or found.num_rows == 0:
         return []
@@ -136,6 +141,35 @@ def candidates(lake: Lake, song_id: str, values: np.ndarray, state=None) -> list
         np.maximum.at(best, pairs[0], counts)
     order = np.argsort(-best, kind="stable")
     return [ids[i] for i in order if best[i] >= MIN_ALIGNED and ids[i] != song_id][:CANDIDATES]
+
+
+def _table(lake: Lake, table: str, state=None) -> lance.LanceDataset | None:
+    """A fingerprint table at a lake state (the newest when None), opened in the process's session."""
+    state = state or lake.head()
+    number = state.table_versions.get(table)
+    return None if number is None else lance.dataset(lake.uri(table), version=number, session=_SESSION)
+
+
+def fingerprint_rows_of(lake: Lake, song_ids: list[str]) -> dict[str, dict]:
+    """Each song's newest fingerprints row, by song_id through the BTREE index."""
+    found = lookup.by_key(_table(lake, "fingerprints"), "song_id", song_ids,
+                          ["song_id", "algorithm", "status", "reason", "duration", "start", "values", "fingerprinted_at"])
+    rows: dict[str, dict] = {}
+    for row in ([] if found is None else found.to_pylist()):
+        held = rows.get(row["song_id"])
+        if held is None or row["fingerprinted_at"] >= held["fingerprinted_at"]:
+            rows[row["song_id"]] = row
+    return rows
+
+
+def _spread(keys: np.ndarray, positions: np.ndarray, most: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most `most` of a song's keys, evenly spread over its positions (every part of the song
+    keeps some, so an excerpt of it still shares a few)."""
+    if len(keys) <= most:
+        return keys, positions
+    order = np.argsort(positions, kind="stable")
+    chosen = order[np.linspace(0, len(order) - 1, most).round().astype(int)]
+    return keys[chosen], positions[chosen]
 
 
 def neighbours(lake: Lake, song_id: str) -> list[str]:
@@ -154,8 +188,7 @@ def duplicates_of(lake: Lake, song_id: str, mine: fp.Fingerprint, printed: dict[
     by_keys = candidates(lake, song_id, mine.values)
     near = [sid for sid in neighbours(lake, song_id) if sid not in by_keys]
     wanted = [sid for sid in by_keys + near if sid not in printed]
-    printed.update(lookup.newest(lake, "fingerprints", wanted, ["algorithm", "status", "duration", "start", "values"],
-                                 ["fingerprinted_at"]))
+    printed.update(fingerprint_rows_of(lake, wanted))
     decoded = None
     for sid in by_keys + near:
         row = printed.get(sid)
@@ -186,8 +219,7 @@ def find_duplicates(lake: Lake, song_ids: list[str], options: dict,
     options['search'] is False, find each song's duplicates. Returns (outcomes, writer, pairs);
     stage_run makes a stage_runs row (jobs.stages.stage_run)."""
     present = lookup.tracks(lake, song_ids, [])
-    printed = lookup.newest(lake, "fingerprints", song_ids, ["algorithm", "status", "duration", "start", "values"],
-                            ["fingerprinted_at"])
+    printed = fingerprint_rows_of(lake, song_ids)
     writer = BatchWriter(lake)
     outcomes, pairs = [], 0
     redo = [sid for sid in song_ids if sid in present and (sid not in printed or printed[sid]["status"] == "unavailable")]
