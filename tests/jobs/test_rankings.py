@@ -125,7 +125,8 @@ def _candidates():
 
 
 def test_the_next_pair_is_the_closest_least_voted_one_never_one_the_rater_judged():
-    rankings = fit_bradley_terry([Vote("m1", "m2", "a")] * 9 + [Vote("m1", "m3", "a")] * 5 + [Vote("m1", "m3", "b")] * 4)
+    rankings = fit_bradley_terry([Vote("m1", "m2", "a")] * 9 + [Vote("m1", "m3", "a")] * 5
+                                 + [Vote("m1", "m3", "b")] * 4)
     votes = Counter({frozenset(("m1", "m2")): 9, frozenset(("m1", "m3")): 9})
     rng = random.Random(0)
     chosen = choose_pair(_candidates(), rankings, set(), votes, rng)

@@ -36,7 +36,8 @@ def test_a_vote_is_stored_with_its_clips_models_rater_and_time(lake):
     rows = run(connect(lake), "SELECT * FROM votes").to_pylist()
     assert len(rows) == 1
     row = rows[0]
-    assert (row["a_id"], row["a_kind"], row["a_model"], row["a_checkpoint"]) == ("g2", "generation", "clipgen", "step2000")
+    assert (row["a_id"], row["a_kind"], row["a_model"], row["a_checkpoint"]) == (
+        "g2", "generation", "clipgen", "step2000")
     assert (row["b_id"], row["b_kind"], row["b_model"], row["b_checkpoint"]) == ("ref1", "song", "reference", None)
     assert (row["choice"], row["rater"], row["prompt"]) == ("b", "ana", "calm piano")
     assert row["note"] == "the reference is cleaner"

@@ -5,7 +5,6 @@ The browser test that plays a pair and votes is in test_browser.py."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import numpy as np

@@ -40,7 +40,8 @@ def voted(tmp_path_factory):
                              "data": reference_audio})
     writer.commit("ingest", "a reference song")
     conditioning = {"key": "A major", "bpm": 120, "reference": "refsong"}
-    made = [Generation.from_samples(tone(f), RATE, model, checkpoint=ckpt, prompt="bright synth", conditioning=conditioning)
+    made = [Generation.from_samples(tone(f), RATE, model, checkpoint=ckpt, prompt="bright synth",
+                                    conditioning=conditioning)
             for model, ckpt, f in (("good", "s2", 440.0), ("bad", "s1", 220.0))]
     good, bad = add(lake, made).added
     write_vote(lake, good, bad, "a", "ana", prompt="bright synth", note="in tune")
@@ -54,7 +55,8 @@ def voted(tmp_path_factory):
 def test_the_export_loads_with_load_from_disk_with_the_documented_columns(voted, tmp_path):
     lake, clips = voted
     out = tmp_path / "prefs"
-    result = CliRunner().invoke(main, ["export", "--format", "preferences", "--out", str(out), "--lake", str(lake.root)])
+    result = CliRunner().invoke(main, ["export", "--format", "preferences", "--out", str(out),
+                                       "--lake", str(lake.root)])
     assert result.exit_code == 0, result.output
     assert "3 preference pairs from 5 votes (1 ties and 1 both bad left out)" in result.stderr
     dataset = datasets.load_from_disk(str(out)).cast_column("chosen", datasets.Audio(decode=False)) \
@@ -102,7 +104,8 @@ def test_a_non_empty_folder_is_refused_and_an_earlier_export_is_replaced_when_as
 def test_no_votes_give_an_empty_dataset(tmp_path):
     lake = Lake.open(tmp_path / "lake", create=True)
     out = tmp_path / "prefs"
-    result = CliRunner().invoke(main, ["export", "--format", "preferences", "--out", str(out), "--lake", str(lake.root)])
+    result = CliRunner().invoke(main, ["export", "--format", "preferences", "--out", str(out),
+                                       "--lake", str(lake.root)])
     assert result.exit_code == 0, result.output
     assert len(datasets.load_from_disk(str(out))) == 0
     assert json.loads((out / "export.json").read_text())["counts"]["votes"] == 0
