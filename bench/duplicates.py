@@ -215,8 +215,8 @@ def _synthetic_lake(root: Path, songs: int, frames: int, seed: int = 0):
         }
         lake.commit("ingest", f"synthetic fingerprints {start}-{start + chunk}", fragments,
                     {"fingerprints": len(prints), "fingerprint_index": index.num_rows})
-    for table in ("fingerprints", "fingerprint_index"):
-        ensure_indexes(lake, table)  # what the pipeline's compactor does as fragments accumulate
+    versions = {table: ensure_indexes(lake, table) for table in ("fingerprints", "fingerprint_index")}
+    lake.record("optimize", "fingerprint indexes", versions, {})  # as the pipeline's compactor's next commit does
     return lake, ids, rng
 
 
