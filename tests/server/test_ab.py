@@ -177,3 +177,12 @@ def test_rankings_come_from_the_votes(client, raters):
         assert r["lower"] <= r["score"] <= r["upper"] and r["votes"] + r["both_bad"] >= 1
     by_model = client.get("/ab/rankings").json()
     assert {r["entrant"] for r in by_model["rankings"]} == {"m1", "m2", "reference"}
+
+
+def test_the_endpoints_are_in_the_openapi_schema_with_typed_bodies(client):
+    schema = client.get("/schema/openapi.json").json()
+    for path in ("/ab/next", "/ab/votes", "/ab/rankings", "/ab/pairs/{ticket}/{side}"):
+        assert path in schema["paths"], path
+    body = json.dumps(schema["paths"]["/ab/votes"]["post"]["requestBody"])
+    components = json.dumps(schema.get("components", {}))
+    assert "both_bad" in body + components and "ticket" in body + components
