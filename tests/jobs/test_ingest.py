@@ -4,6 +4,7 @@ import pytest
 from songlake.jobs import Provenance, discover, ingest
 from songlake.schema import Lake, connect, run
 from songlake.synth import encode, tag_id3
+from songlake.udfs import ANALYSIS_VERSION
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ def test_provenance_and_quality_columns(lake, write, song):
     assert row["bitrate_kbps"] == 192 and row["sample_rate"] == 44100 and row["channels"] == 2
     assert "bitrate_below_320" in row["quality_flags"] and "shorter_than_2min" in row["quality_flags"]
     assert -40 < row["loudness_lufs"] < 0 and row["peak_dbfs"] < 0 and row["suspected_transcode"] is False
-    assert len(row["embedding"]) == 64 and len(row["beats"]) > 30 and row["analysis_version"] == 2
+    assert len(row["embedding"]) == 64 and len(row["beats"]) > 30 and row["analysis_version"] == ANALYSIS_VERSION
     assert row["stems_status"] == "pending"
 
 
