@@ -111,7 +111,7 @@ def test_the_migration_to_schema_9_fixes_splits_made_before(tmp_path, monkeypatc
         writer.commit("split", "made before duplicates kept together")
         assert old.schema_version() == 8
     lake = Lake.open(old.root)
-    assert lake.schema_version() == 9
+    assert lake.schema_version() == tables.SCHEMA_VERSION >= 9
     assert _straddling(lake) == []
     with connect(lake) as con:
         rows = dict(con.sql("SELECT song_id, split FROM splits").fetchall())
