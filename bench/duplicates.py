@@ -233,7 +233,7 @@ def scale(sizes: list[int], queries: int = 30, frames: int = int(180 / fp.HOP)) 
             rows = lookup.table_at(lake, "fingerprint_index").count_rows()
             lookups, searches, counts = [], [], []
             for q in range(queries):
-                # half the queries are copies of a song in the lake (3 % of the bits flipped, as an MP3 at 128 kbps does)
+                # half the queries are copies of a song in the lake (3 % of the bits flipped, as MP3 at 128 kbps)
                 values = rng.integers(0, 1 << 32, size=frames, dtype=np.uint64).astype(np.uint32)
                 if q % 2 == 0:
                     row = lookup.newest(lake, "fingerprints", [ids[int(rng.integers(len(ids)))]], ["values"], [])

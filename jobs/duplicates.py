@@ -153,7 +153,8 @@ def _table(lake: Lake, table: str, state=None) -> lance.LanceDataset | None:
 def fingerprint_rows_of(lake: Lake, song_ids: list[str]) -> dict[str, dict]:
     """Each song's newest fingerprints row, by song_id through the BTREE index."""
     found = lookup.by_key(_table(lake, "fingerprints"), "song_id", song_ids,
-                          ["song_id", "algorithm", "status", "reason", "duration", "start", "values", "fingerprinted_at"])
+                          ["song_id", "algorithm", "status", "reason", "duration", "start", "values",
+                           "fingerprinted_at"])
     rows: dict[str, dict] = {}
     for row in ([] if found is None else found.to_pylist()):
         held = rows.get(row["song_id"])
@@ -222,7 +223,8 @@ def find_duplicates(lake: Lake, song_ids: list[str], options: dict,
     printed = fingerprint_rows_of(lake, song_ids)
     writer = BatchWriter(lake)
     outcomes, pairs = [], 0
-    redo = [sid for sid in song_ids if sid in present and (sid not in printed or printed[sid]["status"] == "unavailable")]
+    redo = [sid for sid in song_ids
+            if sid in present and (sid not in printed or printed[sid]["status"] == "unavailable")]
     originals = lookup.originals(lake, redo) if redo else {}
     audio_cache: dict[str, tuple[np.ndarray, int]] = {}
 
@@ -243,7 +245,8 @@ def find_duplicates(lake: Lake, song_ids: list[str], options: dict,
                 writer.add("fingerprints", made.row)
                 for row in made.index:
                     writer.add("fingerprint_index", row)
-                writer.add("stage_runs", stage_run(sid, "fingerprint", "done" if made.status in ("done", "empty") else made.status,
+                status = "done" if made.status in ("done", "empty") else made.status
+                writer.add("stage_runs", stage_run(sid, "fingerprint", status,
                                                    reason=made.row["reason"], version=fp.ALGORITHM))
                 printed[sid] = made.row
             if options.get("search", True) is False:
@@ -262,7 +265,7 @@ def find_duplicates(lake: Lake, song_ids: list[str], options: dict,
         for row in found:
             writer.add("duplicate_pairs", row)
         pairs += len(found)
-        outcomes.append({"key": sid, "status": "done", "detail": f"{len(found)} duplicates"})
+        outcomes.append({"key": sid, "status": "done", "detail": f"{len(found)} duplicates", "pairs": len(found)})
     return outcomes, writer, pairs
 
 

@@ -76,7 +76,8 @@ def move_rows(name: str, seed: int, fractions: str, moved: dict[str, str], compo
     """The splits rows that record moves (``moved_for`` says why)."""
     now = datetime.now(timezone.utc)
     return [{"split_name": name, "song_id": sid, "split": split, "group_key": component[sid], "seed": seed,
-             "fractions": fractions, "assigned_at": now, "moved_for": f"duplicates: with its component {component[sid]}"}
+             "fractions": fractions, "assigned_at": now,
+             "moved_for": f"duplicates: with its component {component[sid]}"}
             for sid, split in sorted(moved.items())]
 
 

@@ -26,7 +26,8 @@ SELECT g.duplicate_group, g.song_id, g.is_preferred_copy, g.duplicate_choice, s.
 FROM g
 JOIN songs s ON s.song_id = g.song_id
 JOIN preferred p ON p.duplicate_group = g.duplicate_group
-LEFT JOIN duplicates d ON (d.song_a = p.preferred AND d.song_b = g.song_id) OR (d.song_b = p.preferred AND d.song_a = g.song_id)
+LEFT JOIN duplicates d
+    ON (d.song_a = p.preferred AND d.song_b = g.song_id) OR (d.song_b = p.preferred AND d.song_a = g.song_id)
 ORDER BY g.duplicate_group, g.is_preferred_copy DESC, g.song_id
 """
 
@@ -41,14 +42,15 @@ def backfill(lake, workers: int | None, on_progress=None) -> tuple[int, int]:
         return 0, 0
     run_stage_batch(lake, "duplicates", wanted, workers, on_progress, search=False)  # every song indexed first
     outcomes = run_stage_batch(lake, "duplicates", wanted, workers, on_progress)
-    pairs = sum(int(o["detail"].split()[0]) for o in outcomes if o["status"] == "done" and o["detail"].endswith("duplicates"))
+    pairs = sum(o.get("pairs", 0) for o in outcomes)
     return len(wanted), pairs
 
 
 @click.group(invoke_without_command=True)
 @lake_option
-@click.option("--backfill", "do_backfill", is_flag=True, help="Fingerprint the songs that have no fingerprint (ingested before "
-                                               "songlake found duplicates, or without Chromaprint), then find their duplicates.")
+@click.option("--backfill", "do_backfill", is_flag=True,
+              help="Fingerprint the songs that have no fingerprint (ingested before songlake found duplicates, "
+                   "or without Chromaprint), then find their duplicates.")
 @click.option("--song", "song_id", default=None, help="Only the group of this song.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes for --backfill.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
@@ -64,7 +66,8 @@ def duplicates(ctx, lake_dir: Path | None, do_backfill: bool, song_id: str | Non
             task = progress.add_task("fingerprint", total=None)
             songs, pairs = backfill(lake, workers or load_settings().workers,
                                     lambda done, total: progress.update(task, completed=done, total=total))
-        err.print(f"[bold]{songs} songs fingerprinted[/bold], {pairs} duplicate pairs found; lake version {lake.version()}.")
+        err.print(f"[bold]{songs} songs fingerprinted[/bold], {pairs} duplicate pairs found; "
+                  f"lake version {lake.version()}.")
         return
     from songlake.schema import connect, run
 

@@ -39,7 +39,8 @@ def test_the_list_puts_the_preferred_copy_first_with_each_copys_alignment(tmp_pa
     assert [r["song_id"] for r in rows] == ["bbbb", "aaaa", "cccc"]  # the FLAC first; dddd has no duplicates
     assert rows[0]["is_preferred_copy"] and not rows[1]["is_preferred_copy"]
     assert rows[1]["kind"] == "same_audio" and rows[2]["kind"] is None  # cccc pairs with aaaa, not the FLAC
-    only = _json(CliRunner().invoke(main, ["duplicates", "--lake", str(lake.root), "--song", "cccc", "--format", "json"]))
+    only = _json(CliRunner().invoke(main, ["duplicates", "--lake", str(lake.root), "--song", "cccc",
+                                           "--format", "json"]))
     assert {r["song_id"] for r in only} == {"aaaa", "bbbb", "cccc"}
     alone = CliRunner().invoke(main, ["duplicates", "--lake", str(lake.root), "--song", "dddd", "--format", "json"])
     assert alone.exit_code == 0 and "has no duplicates" in alone.stderr
@@ -52,13 +53,15 @@ def test_a_choice_is_a_label_with_its_author_and_can_be_withdrawn(tmp_path):
     assert done.exit_code == 0, done.output
     assert run(connect(lake), "SELECT song_id FROM songs WHERE is_preferred_copy AND duplicate_group = 'aaaa'"
                ).to_pylist() == [{"song_id": "cccc"}]
-    history = run(connect(lake), "SELECT field, value, author, note FROM label_history WHERE song_id = 'cccc'").to_pylist()
+    history = run(connect(lake), "SELECT field, value, author, note FROM label_history "
+                                 "WHERE song_id = 'cccc'").to_pylist()
     assert history[0] == {"field": "duplicate_choice", "value": '"preferred"', "author": "ana",
                           "note": "the radio edit is the one we want"}
     CliRunner().invoke(main, ["duplicates", "choose", "cccc", "none", "--lake", str(lake.root), "--author", "ana"])
     assert run(connect(lake), "SELECT song_id FROM songs WHERE is_preferred_copy AND duplicate_group = 'aaaa'"
                ).to_pylist() == [{"song_id": "bbbb"}]
-    wrong = CliRunner().invoke(main, ["duplicates", "choose", "cccc", "delete", "--lake", str(lake.root), "--author", "x"])
+    choose = ["duplicates", "choose", "--lake", str(lake.root), "--author", "x"]
+    wrong = CliRunner().invoke(main, choose + ["cccc", "delete"])
     assert wrong.exit_code == 2
-    missing = CliRunner().invoke(main, ["duplicates", "choose", "zzzz", "drop", "--lake", str(lake.root), "--author", "x"])
+    missing = CliRunner().invoke(main, choose + ["zzzz", "drop"])
     assert missing.exit_code == 1

@@ -104,8 +104,8 @@ def test_ingest_finds_each_kind_groups_them_and_prefers_the_lossless_complete_co
 
     groups = _preferred(lake, ids)
     group_a = groups["a.flac"][0]
-    assert {name for name, (group, _) in groups.items() if group == group_a} == {"a.flac", "a 128k.mp3", "a excerpt.wav",
-                                                                                 "a faster.wav"}
+    members = {name for name, (group, _) in groups.items() if group == group_a}
+    assert members == {"a.flac", "a 128k.mp3", "a excerpt.wav", "a faster.wav"}
     assert groups["b.mp3"] == (ids["b.mp3"], True)
     # lossless over lossy, then the longer: the FLAC, not the WAV excerpt nor the MP3
     assert [name for name, (group, preferred) in groups.items() if group == group_a and preferred] == ["a.flac"]
