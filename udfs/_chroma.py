@@ -182,6 +182,13 @@ def _register_weights(low: float, full_low: float, full_high: float, high: float
 
 BASS_WEIGHTS = _register_weights(24, 28, 45, 57)
 TREBLE_WEIGHTS = _register_weights(45, 55, 80, 96)
+# The key's treble: every voice above the deep bass, evenly, up to the top of the dictionary. The
+# chords' treble fades out the tenor register (so a chord's root lies in the bass) and the top octave
+# (so a choir's or organ's upper partials do not add sevenths), but a note on a fade counts less
+# the further a transposition moves it, and scores put their melodies in the top octave and their
+# thirds in the tenor: with the chords' weights a shifted recording's thirds change weight, and
+# its key its mode (bench/invariance.py, issue 14).
+KEY_TREBLE_WEIGHTS = _register_weights(36, 48, 90, 100)
 
 
 COMPRESSION = 0.5  # note salience is raised to this power before folding

@@ -78,12 +78,13 @@ def detect_key(mono: np.ndarray, sample_rate: int = ANALYSIS_RATE, chords=None) 
         bounds = np.array([0.0, spec.duration])
     pitch = _chroma.segment_pitch(spec, bounds)
     salience = _chroma.salience(pitch)
+    treble = _chroma.fold(pitch.notes, _chroma.KEY_TREBLE_WEIGHTS)  # all voices evenly: see KEY_TREBLE_WEIGHTS
     change = np.full(len(bounds) - 1, np.log(ROUGH_CHANGE))
-    path = _chord_model.decode(pitch.treble, pitch.bass, salience, change)
+    path = _chord_model.decode(treble, pitch.bass, salience, change)
     names = _chord_model.labels()
     rough = [(bounds[i], bounds[i + 1], names[state]) for i, state in enumerate(path)]
     readings = [rough] if chords is None else [chords, rough]
-    return key_from(distribution_of(pitch.treble, pitch.bass, salience), *readings)
+    return key_from(distribution_of(treble, pitch.bass, salience), *readings)
 
 
 def key_from(distribution: np.ndarray, *chords) -> Key:

@@ -95,3 +95,31 @@ def test_a_misheard_reading_of_the_chords_is_outvoted():
     misheard = [(a, b, label.replace(":maj", ":min") if label.startswith("D:") else label)
                 for a, b, label in song.chords]
     assert detect_key(song.samples.mean(axis=0), chords=misheard).name == "D major"
+
+
+def _high_voiced_cadence(tonic: int, minor: bool) -> np.ndarray:
+    """I-IV-V-I (i-iv-V-i) with the triads voiced high (MIDI 76-99, where game and film scores put
+    their melodies) over a low root: nothing in the middle register."""
+    t = np.arange(int(1.5 * SR)) / SR
+    fade = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.01)
+
+    def tone(midi: float, gain: float) -> np.ndarray:
+        f = 440.0 * 2 ** ((midi - 69) / 12)
+        return gain * fade * sum(np.sin(2 * np.pi * f * h * t) / h for h in range(1, 6) if f * h < SR / 2)
+
+    third = 3 if minor else 4
+    out = []
+    for root, shape in ((0, (0, third, 7)), (5, (0, third, 7)), (7, (0, 4, 7)), (0, (0, third, 7))):
+        pcs = [(tonic + root + i) % 12 for i in shape]
+        chord = sum(tone(76 + (pc - 76) % 12 + 12 * octave, 0.08) for pc in pcs for octave in (0, 1))
+        out.append(chord + tone(36 + (tonic + root) % 12, 0.2))
+    return np.tile(np.concatenate(out), 3).astype(np.float32)
+
+
+@pytest.mark.parametrize("minor", [False, True])
+def test_a_high_voiced_song_keeps_its_mode_under_transposition(minor):
+    # The key's treble chroma weighs the melody register evenly up to the top of the transcription,
+    # so transposing a high-voiced song does not fade its thirds in and out (issue 14, real recordings)
+    for tonic in range(12):  # the former weights heard C minor as C major
+        key = detect_key(_high_voiced_cadence(tonic, minor))
+        assert key.name == f"{synth.PITCH_CLASSES[tonic]} {'minor' if minor else 'major'}", tonic
