@@ -261,7 +261,7 @@ def _stage_list(value: str) -> tuple[str, ...]:
 
 @main.command()
 @lake_option
-@click.option("--stages", default="ingest,separate,analyze,embed,genre", show_default=True,
+@click.option("--stages", default="ingest,duplicates,separate,analyze,embed,genre", show_default=True,
               help="The stages this machine takes, comma-separated (e.g. separate on GPU machines).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: $SONGLAKE_WORKERS or the CPU count).")
 @click.option("--until-idle", is_flag=True, help="Stop when no stage has work left (default: run until interrupted).")
