@@ -9,7 +9,7 @@ and, beside separation, ``duplicates`` (each new song's copies by fingerprint, j
 
 ``embed`` recomputes embeddings on its own when asked. Each stage is a Huey queue of the same
 name: a GPU machine runs ``songlake worker --stages separate`` and CPU machines
-``--stages analyze,ingest``. The embedded default keeps the queues in SQLite inside the lake
+``--stages ingest,duplicates,analyze``. The embedded default keeps the queues in SQLite inside the lake
 folder (``LAKE/queue/huey.db``); ``SONGLAKE_QUEUE=redis://host:port/db`` puts them on Redis.
 
 Tasks carry a stage, the lake's path and a list of keys (a chunk of songs, so separation can
