@@ -19,8 +19,13 @@ the chords: a rough chord pass over one-second steps, always, and the song's own
 apart: on the twelve real recordings of bench/invariance.py, shifted by ±1 and ±3 semitones
 (Rubber Band), the key followed the shift in 36 of 48 copies with the song's chords alone and in
 41 with the mean (±2, held out: 20 and 21 of 24; chords as of commit d94ed5d).
+The distribution and the rough pass read their own treble chroma, every voice above the deep bass
+weighed evenly (_chroma.KEY_TREBLE_WEIGHTS), not the chords' treble, which fades out the tenor and
+the top octave: there a transposition changes the weight of a score's thirds, and the key's mode
+followed (±1 and ±3 semitones: 40 of 48 copies with the chords' treble, 42 with the key's; ±2: 20
+and 22 of 24, 18 of 20 on the ten scored recordings, issue 14's goal).
 Everything is equivariant under transposition: a recording shifted by k semitones gets a key k
-semitones away.
+semitones away, as far as the transcription's range and the chords' register weights allow.
 """
 
 from __future__ import annotations
