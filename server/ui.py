@@ -11,6 +11,9 @@ Pages, all under /ui (and / redirects to /ui):
 - ``/ui/upload``: file upload with progress, then each file's job followed until it is done.
 - ``/ui/ab``: A/B listening: two clips for one prompt, blind, loudness-matched, on one clock;
   the rater picks A, B, tie or both bad (server/ab.py serves the pairs and takes the votes).
+- ``/ui/duplicates``: the duplicate pairs (kind, score, offset, shared seconds, the preferred copy
+  and why), and ``/ui/duplicates/{song_a}/{song_b}``: both copies on one clock, aligned by the
+  offset, with keep / drop / make preferred for each (labels, written through the JSON API).
 - ``/ui/login``: takes an API token and keeps it in an HttpOnly, SameSite=Strict cookie, which
   the API accepts like a Bearer token, so the pages' writes (labels, uploads) work.
 
@@ -36,7 +39,7 @@ from litestar.router import Router
 from litestar.static_files import create_static_files_router
 
 from songlake.schema import Lake
-from songlake.server import _ui_charts as charts, redact
+from songlake.server import _ui_charts as charts, duplicates as dupes, redact
 from songlake.server._ui_estimates import estimates_table
 from songlake.server._ui_library import COLUMNS, MAX_PAGE, PAGE_SIZE, STEMS_STATUSES, LibraryFilter, display_row
 from songlake.server._ui_song import KEYS, song_context
@@ -152,6 +155,25 @@ class UIController(Controller):
     def ab(self, request: Request, snapshot: NamedDependency[Snapshot]) -> Template:
         """A/B listening (server/ab.py): the page asks /ab/next for pairs and posts votes."""
         return _page(request, "ab.html", "ab", snapshot.version)
+
+    @get("/ui/duplicates", guards=[require_reader], sync_to_thread=True)
+    def duplicates(self, request: Request, snapshot: NamedDependency[Snapshot],
+                   order: FromQuery[str] = "least_reviewed", page: FromQuery[int] = 1) -> Template:
+        """The duplicate pairs to review (server/duplicates.py), paged."""
+        snapshot.refresh()
+        order = order if order in dupes.ORDERS else "least_reviewed"
+        page = max(1, page)
+        pairs, total = dupes.list_pairs(snapshot, order, page)
+        return _page(request, "duplicates.html", "duplicates", snapshot.version, pairs=pairs, total=total,
+                     order=order, page=page, pages=max(1, -(-total // dupes.PAGE_SIZE)))
+
+    @get("/ui/duplicates/{song_a:str}/{song_b:str}", guards=[require_reader], sync_to_thread=True)
+    def duplicate_pair(self, request: Request, song_a: FromPath[str], song_b: FromPath[str],
+                       snapshot: NamedDependency[Snapshot]) -> Template:
+        """One pair: both copies on one clock, aligned by the offset, and the choice buttons."""
+        snapshot.refresh()
+        return _page(request, "duplicate_pair.html", "duplicates", snapshot.version,
+                     pair=dupes.one_pair(snapshot, song_a, song_b))
 
     @get("/ui/login", sync_to_thread=False)
     def login_form(self, request: Request, snapshot: NamedDependency[Snapshot], next: FromQuery[str] = "/ui") -> Template:

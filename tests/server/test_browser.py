@@ -315,3 +315,54 @@ def test_ab_listening_plays_a_pair_on_one_clock_and_stores_the_vote(page, token,
     assert (vote["rater"], vote["choice"], vote["note"]) == ("browser-curator", "a", "A is cleaner")
     assert {vote["a_model"], vote["b_model"]} <= {"model-x", "model-y", "model-z"}
     assert vote["prompt"] == "a browser's prompt"
+
+
+def test_duplicate_review_plays_both_copies_aligned_and_stores_a_drop(page, token, lake_dir):
+    """A pair whose copy B is 1.5 s later: the review page plays both on one clock, switching to B
+    lands on A's time + 1.5 s, and a drop is a label with the curator's name and nothing deleted."""
+    from datetime import datetime, timezone
+
+    from songlake.schema import BatchWriter, connect, run
+    from songlake.schema.lake import Lake
+
+    lake = Lake.open(lake_dir)
+    ids = run(connect(lake), "SELECT song_id FROM songs ORDER BY song_id").column("song_id").to_pylist()[:2]
+    songs_before = len(run(connect(lake), "SELECT song_id FROM songs"))
+    writer = BatchWriter(lake)
+    writer.add("duplicate_pairs", {"song_a": ids[0], "song_b": ids[1], "kind": "edit", "score": 0.8,
+                                   "offset_seconds": 1.5, "shared_seconds": 5.0, "speed": 1.0,
+                                   "method": "fingerprint", "found_at": datetime.now(timezone.utc)})
+    writer.commit("test", "a duplicate pair")
+    sign_in(page, token)
+    page.goto("/ui/duplicates")
+    page.wait_for_selector(f"a.dup-review[href='/ui/duplicates/{ids[0]}/{ids[1]}']", timeout=20_000)
+    assert "+1.50" in page.text_content("#dup-pairs")
+    shot(page, "duplicates")
+    page.click(f"a.dup-review[href='/ui/duplicates/{ids[0]}/{ids[1]}']")
+    page.wait_for_selector("#dup[data-state='ready']")
+    page.click("#dup-play")
+    page.wait_for_function("document.getElementById('dup-audio-a').currentTime > 1.0", timeout=20_000)
+    page.click("#dup-listen-b")
+    state = page.evaluate("""() => ['a', 'b'].map(s => { const p = document.getElementById('dup-audio-' + s);
+        return {t: p.currentTime, muted: p.muted, paused: p.paused}; })""")
+    assert state[0]["muted"] and not state[1]["muted"] and not state[1]["paused"]  # B is heard now ...
+    assert abs(state[1]["t"] - (state[0]["t"] + 1.5)) < 0.3, state  # ... at A's time + the offset
+    page.click("#dup-listen-a")
+    back = page.evaluate("[document.getElementById('dup-audio-a').currentTime, "
+                         "document.getElementById('dup-audio-b').currentTime]")
+    assert abs(back[1] - (back[0] + 1.5)) < 0.3, back  # and back again
+    shot(page, "duplicate-pair")
+    page.fill("#dup-note", "the shorter edit")
+    page.click("#dup-drop-b")
+    page.wait_for_selector("#dup-status.ok")
+    assert page.text_content("#dup-choice-b").startswith("drop")
+    con = connect(Lake.open(lake_dir))
+    stored = run(con, "SELECT value, author, note, labeled_at FROM label_history "
+                      "WHERE song_id = $1 AND field = 'duplicate_choice'", params=[ids[1]]).to_pylist()
+    assert len(stored) == 1, stored
+    assert (stored[0]["author"], stored[0]["note"]) == ("browser-curator", "the shorter edit")
+    assert "drop" in str(stored[0]["value"]) and stored[0]["labeled_at"] is not None
+    assert len(run(con, "SELECT song_id FROM songs")) == songs_before  # nothing deleted
+    page.reload()
+    page.wait_for_selector("#dup[data-state='ready']")
+    assert page.text_content("#dup-choice-b").strip() == "drop"  # the page shows the stored choice
