@@ -118,7 +118,7 @@ class SqliteLedger:
         if getattr(self._local, "pid", None) != os.getpid():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _wal(conn)
             for statement in self._DDL:
                 conn.execute(statement)
             self._local.conn, self._local.pid = conn, os.getpid()
@@ -274,3 +274,18 @@ def _dump(info: WorkerInfo) -> str:
 def _load(raw: str | bytes) -> WorkerInfo:
     data = json.loads(raw)
     return WorkerInfo(data["worker"], data["host"], data["pid"], tuple(data["stages"]), data["seen"])
+
+
+def _wal(conn: sqlite3.Connection, wait: float = 60.0) -> None:
+    """Switch a connection's database to WAL. Switching a new database upgrades a read lock to a
+    write lock, for which SQLite does not wait (its busy timeout does not apply): two processes
+    opening a fresh lake's ledger at once would see 'database is locked'. So wait here."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
