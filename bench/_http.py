@@ -40,3 +40,31 @@ def wait_until_up(process: subprocess.Popen, base: str, seconds: float) -> None:
         time.sleep(0.3)
     process.terminate()
     raise SystemExit(f"the server did not answer /health within {seconds:.0f} s")
+
+
+async def normal_client(client, kinds: dict, results: dict, deadline: float, first: int, think: float = 0.0) -> None:
+    """One client of normal traffic: the kinds of request in turn (starting at `first`, so
+    clients spread over them) until `deadline` (time.perf_counter); each request's latency and
+    whether it failed (anything but 2xx, or no answer) go to results[name]. Between requests it
+    pauses `think` s, varied by ±50 %."""
+    import asyncio
+    import random
+
+    import httpx
+
+    names = list(kinds)
+    turn = first
+    while time.perf_counter() < deadline:
+        name = names[turn % len(names)]
+        turn += 1
+        method, path, body = kinds[name]()
+        started = time.perf_counter()
+        try:
+            response = await client.request(method, path, json=body)
+            ok = 200 <= response.status_code < 300
+        except httpx.HTTPError:
+            ok = False
+        results[name]["latency"].append(time.perf_counter() - started)
+        results[name]["errors"] += 0 if ok else 1
+        if think:
+            await asyncio.sleep(think * random.uniform(0.5, 1.5))

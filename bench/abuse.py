@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _http import free_port, synthetic, wait_until_up  # noqa: E402
+from _http import free_port, normal_client, synthetic, wait_until_up  # noqa: E402
 
 SLICE = ("SELECT song_id, title, artist, bpm, key FROM songs "
          "WHERE primary_genre = 'rock' AND bpm BETWEEN 120 AND 130 ORDER BY bpm LIMIT 50")
@@ -135,23 +135,6 @@ async def run(base: str, port: int, ids: list[str], token: str, normal: int, hos
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=normal + hostile, max_keepalive_connections=normal + hostile)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-        async def normal_client(number: int) -> None:
-            names = list(kinds)
-            turn = number
-            while time.perf_counter() < deadline:
-                name = names[turn % len(names)]
-                turn += 1
-                method, path, body = kinds[name]()
-                started = time.perf_counter()
-                try:
-                    response = await client.request(method, path, json=body)
-                    ok = 200 <= response.status_code < 300
-                except httpx.HTTPError:
-                    ok = False
-                results[name]["latency"].append(time.perf_counter() - started)
-                results[name]["errors"] += 0 if ok else 1
-                await asyncio.sleep(think * random.uniform(0.5, 1.5))
-
         async def hostile_client(number: int) -> None:
             nonlocal hostile_errors
             names = list(bad)
@@ -170,7 +153,7 @@ async def run(base: str, port: int, ids: list[str], token: str, normal: int, hos
                 if isinstance(status, str) or (status >= 500 and status != 503):
                     hostile_errors += 1
 
-        await asyncio.gather(*(normal_client(i) for i in range(normal)),
+        await asyncio.gather(*(normal_client(client, kinds, results, deadline, i, think) for i in range(normal)),
                              *(hostile_client(i) for i in range(hostile)))
     return results, hostile_answers, hostile_errors
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _http import free_port, synthetic, wait_until_up  # noqa: E402
+from _http import free_port, normal_client, synthetic, wait_until_up  # noqa: E402
 
 SLICE = ("SELECT song_id, title, artist, bpm, key FROM songs "
          "WHERE primary_genre = 'rock' AND bpm BETWEEN 120 AND 130 ORDER BY bpm LIMIT 50")
@@ -129,23 +129,7 @@ async def load(base: str, ids: list[str], clients: int, seconds: float) -> dict[
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-        async def one_client(number: int) -> None:
-            names = list(kinds)
-            turn = number
-            while time.perf_counter() < deadline:
-                name = names[turn % len(names)]
-                turn += 1
-                method, path, body = kinds[name]()
-                started = time.perf_counter()
-                try:
-                    response = await client.request(method, path, json=body)
-                    ok = response.status_code < 400
-                except httpx.HTTPError:
-                    ok = False
-                results[name]["latency"].append(time.perf_counter() - started)
-                results[name]["errors"] += 0 if ok else 1
-
-        await asyncio.gather(*(one_client(i) for i in range(clients)))
+        await asyncio.gather(*(normal_client(client, kinds, results, deadline, i) for i in range(clients)))
     return results
 
 
