@@ -238,7 +238,9 @@ FINGERPRINTS = pa.schema([
     pa.field("start", pa.float64()),  # seconds of silence cut before the first sub-fingerprint
     pa.field("frames", pa.int32()),  # sub-fingerprints, one every udfs.fingerprint.HOP seconds
     pa.field("values", pa.binary()),  # the sub-fingerprints as little-endian uint32
-    pa.field("near_keys", pa.binary()),  # always NULL: left from an early design of schema 8 (so lakes written then still read); near copies are found by embedding, see jobs/duplicates.py
+    # near_keys is always NULL: left from an early design of schema 8, so lakes written then still
+    # read; near copies are found by the embedding instead (jobs/duplicates.py).
+    pa.field("near_keys", pa.binary()),
     pa.field("fingerprinted_at", _TIME),
 ])
 
