@@ -9,7 +9,7 @@ from importlib.resources import files
 
 VIEWS = ("duplicates", "songs", "stage_status", "ingest_errors", "lake_versions", "label_history", "annotation_queue",
          "genre_balance", "era_balance", "quality_compliance", "splits", "generations", "model_report",
-         "votes")
+         "votes", "preferences")
 
 
 def text(name: str) -> str:
