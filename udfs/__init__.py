@@ -15,6 +15,8 @@ no queue.
 - ``embedding.embed(mono) -> Embedding``
 - ``adherence.score_adherence(analysis, conditioning) -> Adherence``: a generation's analysis against
   what it was asked for (tempo Acc1, key weighted, chord majmin WCSR, beat F, section boundary F)
+- ``distributions.compare_attribute(name, generated, reference) -> Histograms`` (fixed bins, JS
+  divergence, Wasserstein) and ``distributions.frechet_songlake_embedding(a, b) -> Frechet`` (not FAD)
 
 ``ANALYSIS_VERSION`` rises whenever a change would alter any stored analysis result, so the
 lake can tell which songs an upgrade should re-analyse (``songlake analyze``).
