@@ -48,6 +48,7 @@ INDEXED: dict[str, tuple[str, ...]] = {
     "generation_audio": ("generation_id",),
     "adherence": ("generation_id",),
     "votes": ("rater",),
+    "generation_copies": ("generation_id",),
 }
 
 
@@ -122,8 +123,17 @@ def _v11(lake: Lake) -> dict[str, int]:
     return {"votes": ensure_indexes(lake, "votes")}
 
 
+def _v12(lake: Lake) -> dict[str, int]:
+    """Schema 12: adherence's loudness, genre and embedding of each generation, and the
+    generation_copies table (issue 16), indexed. Generations added before have NULL there; adding
+    them again is skipped (the same audio), so their rows stay as they were."""
+    versions = add_columns(lake, "adherence", tables.ADHERENCE_V12_COLUMNS)
+    ensure_table(lake, "generation_copies", tables.GENERATION_COPIES)
+    return versions | {"generation_copies": ensure_indexes(lake, "generation_copies")}
+
+
 MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9, 10: _v10,
-                                    11: _v11}
+                                    11: _v11, 12: _v12}
 
 
 def ensure_indexes(lake: Lake, table: str) -> int:

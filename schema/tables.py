@@ -37,6 +37,10 @@ rows without rewriting audio:
   ``generation_audio`` holds the file's bytes (a blob column, like ``originals``) and
   ``adherence`` the generation's analysis and its adherence scores (udfs.adherence), one row
   per scoring (the newest counts); the ``generations`` and ``model_report`` views read them;
+  schema 12 added to ``adherence`` the generation's loudness, genre and embedding (what its
+  model's distributions are compared on, jobs/compare.py) and ``generation_copies``: whether a
+  generation copies a song it was trained on, by embedding and by fingerprint (jobs/copies.py),
+  one row per check (the newest counts), read by the ``generations`` view;
 - ``votes``: A/B listening votes (issue 16, schema.votes), one row per vote: the two clips as
   they were shown (A and B, each a generation id or a lake song id as the reference), the prompt
   they share, the choice (a, b, tie, both_bad), an optional note, the rater's token name and
@@ -52,7 +56,7 @@ import pyarrow as pa
 
 from songlake.udfs.embedding import DIM as EMBEDDING_DIM
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 _TIME = pa.timestamp("us", tz="UTC")
 
@@ -303,6 +307,36 @@ ADHERENCE = pa.schema([
     pa.field("section_f", pa.float64()),
     pa.field("adherence_reasons", pa.list_(pa.string())),  # 'metric: why' for NULL and for 0 from a gap
     pa.field("scored_at", _TIME),
+    # schema 12: measured as songs are (quality, genre, embedding); NULL in rows scored before
+    pa.field("loudness_lufs", pa.float64()),
+    pa.field("primary_genre", pa.string()),
+    pa.field("genre_confidence", pa.float64()),
+    pa.field("genre_model", pa.string()),  # the lake's genre model that predicted it, or 'prior'
+    pa.field("embedding", pa.list_(pa.float32(), EMBEDDING_DIM)),
+])
+ADHERENCE_V12_COLUMNS = [ADHERENCE.field(name) for name in
+                         ("loudness_lufs", "primary_genre", "genre_confidence", "genre_model", "embedding")]
+
+GENERATION_COPIES = pa.schema([
+    pa.field("generation_id", pa.string(), nullable=False),
+    pa.field("lake_version", pa.int64()),  # the lake version it was checked against
+    pa.field("reference", pa.string()),  # 'trained_on' (the songs it was trained on) or 'lake' (every song)
+    pa.field("reference_detail", pa.string()),  # how the training songs were found, or why not
+    pa.field("reference_songs", pa.int64()),
+    pa.field("embedding_model", pa.string()),
+    pa.field("nearest_song_id", pa.string()),  # the nearest reference song by embedding
+    pa.field("nearest_similarity", pa.float64()),  # its cosine similarity
+    pa.field("fingerprint_status", pa.string()),  # the generation's: done, empty, unavailable, failed
+    pa.field("fingerprint", pa.binary()),  # its sub-fingerprints as little-endian uint32 (udfs.fingerprint)
+    pa.field("fingerprint_song_id", pa.string()),  # the reference song it matches best by fingerprint
+    pa.field("fingerprint_kind", pa.string()),  # same_audio or edit (jobs/duplicates.py's kinds)
+    pa.field("fingerprint_score", pa.float64()),  # 1 - 2 x bit error rate over the shared stretch
+    pa.field("fingerprint_shared_seconds", pa.float64()),
+    pa.field("fingerprint_offset", pa.float64()),  # time t in the generation is time t + offset in the song
+    pa.field("copies_training", pa.bool_()),  # NULL when neither check could run
+    pa.field("copy_threshold", pa.float64()),  # the cosine similarity that counts as a copy (jobs/copies.py)
+    pa.field("copy_reasons", pa.list_(pa.string())),  # 'column: why' for each NULL, and for the flag
+    pa.field("checked_at", _TIME),
 ])
 
 VOTES = pa.schema([
@@ -360,6 +394,7 @@ TABLES: dict[str, pa.Schema] = {
     "generation_audio": GENERATION_AUDIO,
     "adherence": ADHERENCE,
     "votes": VOTES,
+    "generation_copies": GENERATION_COPIES,
 }
 
 # Tables with a blob column: their bytes stay out of SQL and are read through the gateway.

@@ -292,11 +292,11 @@ def test_a_schema_3_lake_migrates_and_its_old_versions_still_read(tmp_path, monk
         assert old.schema_version() == 3 and not (old.tables_dir / "labels.lance").exists()
     before = old.version()
     lake = Lake.open(old.root)
-    assert lake.schema_version() == tables.SCHEMA_VERSION == 11
+    assert lake.schema_version() == tables.SCHEMA_VERSION == 12
     # 3 -> 4 (labels), 4 -> 5 (splits), 5 -> 6 (indexes), 6 -> 7 (tempo and beat confidences),
     # 7 -> 8 (fingerprints and duplicates), 8 -> 9 (splits keep duplicates together), 9 -> 10 (generations),
-    # 10 -> 11 (votes)
-    assert [v.kind for v in lake.versions()][before:] == ["migrate"] * 8
+    # 10 -> 11 (votes), 11 -> 12 (copies of training songs)
+    assert [v.kind for v in lake.versions()][before:] == ["migrate"] * 9
     assert lance.dataset(lake.uri("labels")).schema.names == tables.LABELS.names
     query = "SELECT title, labeled_fields, labeled_at FROM songs"
     unlabelled = [{"title": "Olds", "labeled_fields": [], "labeled_at": None}]

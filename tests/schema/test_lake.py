@@ -167,9 +167,9 @@ def test_lakes_of_older_schemas_migrate_to_the_current_schema(tmp_path, schema_v
     old = _old_lake(tmp_path / "lake", schema_version)
     before = 2  # the legacy catalog's two versions keep their numbers
     lake = Lake.open(old.root)
-    assert lake.schema_version() == tables.SCHEMA_VERSION == 11
-    assert [v.kind for v in lake.versions()] == ["init", "ingest"] + ["migrate"] * (11 - schema_version)
-    assert [v.version for v in lake.versions()] == list(range(1, 14 - schema_version))
+    assert lake.schema_version() == tables.SCHEMA_VERSION == 12
+    assert [v.kind for v in lake.versions()] == ["init", "ingest"] + ["migrate"] * (12 - schema_version)
+    assert [v.version for v in lake.versions()] == list(range(1, 15 - schema_version))
     assert not (lake.tables_dir / "commits.lance").exists()
     for name in ("stems", "separations", "stage_runs", "genres", "labels", "splits", "generations", "adherence"):
         assert name in lake.state().table_versions and lance.dataset(lake.uri(name)).schema.names == tables.TABLES[name].names
@@ -289,9 +289,9 @@ def test_a_schema_6_lake_migrates_and_its_failures_read_by_name(tmp_path, monkey
         writer.commit("ingest", "one song")
     before = old.version()
     lake = Lake.open(old.root)
-    assert lake.schema_version() == tables.SCHEMA_VERSION == 11
-    # 6 -> 7, 7 -> 8 (fingerprints), 8 -> 9, 9 -> 10 (generations), 10 -> 11 (votes)
-    assert [v.kind for v in lake.versions()][before:] == ["migrate"] * 5
+    assert lake.schema_version() == tables.SCHEMA_VERSION == 12
+    # 6 -> 7, 7 -> 8 (fingerprints), 8 -> 9, 9 -> 10 (generations), 10 -> 11 (votes), 11 -> 12 (copies)
+    assert [v.kind for v in lake.versions()][before:] == ["migrate"] * 6
     query = ("SELECT key, tempo_confidence, beat_confidence, analysis_failures, analysis_reasons FROM songs "
              "WHERE 'beats' IN analysis_failures")
     expected = [{"key": "C major", "tempo_confidence": None, "beat_confidence": None,
