@@ -19,7 +19,6 @@ from typing import Annotated, Any, Literal
 import anyio
 import numpy as np
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.exceptions import InternalServerException
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 
@@ -30,10 +29,10 @@ from songlake.server.auth import caller, require_reader, require_token
 from songlake.server.clip import clip_vector
 from songlake.server.deps import GatesDep, JobsDep, LakeDep, QueueDep, SettingsDep, SnapshotDep
 from songlake.server.encoding import FORMATS, encode
-from songlake.server.errors import BadRequest, NotFound, PayloadTooLarge, RequestTimeout
+from songlake.server.errors import BadRequest, NotFound, PayloadTooLarge
 from songlake.server.sandbox import check_version
 from songlake.server.snapshot import Snapshot
-from songlake.server.uploads import JobStore, Upload, discard, probe, receive
+from songlake.server.uploads import JobStore, Upload, discard, probe, receive_request
 
 # The columns GET /songs answers with: the scalar ones, so a page of songs stays small.
 LIST_COLUMNS = ("song_id", "title", "artist", "album", "year", "duration", "bpm", "key", "key_confidence",
@@ -47,25 +46,6 @@ MAX_OFFSET = 1_000_000_000  # GET /songs: past any collection's end, and far ins
 MAX_VERSION = 1 << 53
 
 
-def _boundary(request: Request) -> bytes:
-    content_type, options = request.content_type
-    boundary = options.get("boundary", "")
-    if content_type != "multipart/form-data" or not 0 < len(boundary) <= 200:
-        raise BadRequest("send the files as multipart/form-data")
-    return boundary.encode("utf-8", "replace")
-
-
-async def _receive(request: Request, folder, max_bytes: int, timeout: float, **options) -> Upload:
-    """The multipart body, within `timeout` s; a body that is cut or late keeps no file."""
-    try:
-        with anyio.fail_after(timeout):
-            return await receive(request.stream(), _boundary(request), folder, max_bytes, **options)
-    except TimeoutError:
-        raise RequestTimeout(f"the upload did not arrive within {timeout:g} s; nothing was kept") from None
-    except InternalServerException:  # Litestar's word for a client that went away mid-body
-        raise BadRequest("the connection closed before the upload was complete; nothing was kept") from None
-
-
 class SongsController(Controller):
     path = "/songs"
     tags = ["songs"]
@@ -76,8 +56,8 @@ class SongsController(Controller):
         """Upload audio files (multipart, the field `files` once per file; optional text fields
         `license` and `source`). Answers 202 with one job per file; GET /jobs/{id} follows it.
         A request that is refused as a whole, cut or late keeps none of its files."""
-        upload = await _receive(request, lake.root / "uploads", settings.upload_max_bytes, settings.upload_timeout,
-                                max_files=settings.upload_max_files)
+        upload = await receive_request(request, lake.root / "uploads", settings.upload_max_bytes,
+                                       settings.upload_timeout, max_files=settings.upload_max_files)
         try:
             if not upload.files:
                 raise BadRequest("no files: send each file in a multipart field named 'files'")
@@ -279,8 +259,8 @@ class SearchController(Controller):
         folder = lake.root / "server" / "clips" / uuid.uuid4().hex
         try:
             started = time.monotonic()
-            upload = await _receive(request, folder, settings.clip_max_bytes, settings.clip_timeout,
-                                    max_files=1, whole=True)
+            upload = await receive_request(request, folder, settings.clip_max_bytes, settings.clip_timeout,
+                                           max_files=1, whole=True)
             if len(upload.files) != 1:
                 raise BadRequest("send one audio clip in the multipart field 'files'")
             got = upload.files[0]

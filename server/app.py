@@ -25,7 +25,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 
 from songlake.jobs.queue import Queue
 from songlake.schema import Lake, LakeError
-from songlake.server import ab, api, deps, duplicates
+from songlake.server import ab, api, deps, duplicates, generations
 from songlake.server.auth import TokenStore
 from songlake.server import redact
 from songlake.server.errors import Busy, ServerError
@@ -81,7 +81,7 @@ def create_app(lake: str | Path | Lake, *, settings: ServerSettings | None = Non
     return Litestar(
         route_handlers=[api.SongsController, api.JobsController, api.SearchController, api.SqlController,
                         api.ReportController, api.LakeController, ab.ABController, duplicates.DuplicatesController,
-                        ui.UIController, ui.static_router()],
+                        generations.GenerationsController, ui.UIController, ui.static_router()],
         dependencies={name: provide(name) for name in deps.NAMES},
         lifespan=[lifespan],
         state=State({"settings": settings}),

@@ -37,16 +37,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import AsyncIterator
 
+import anyio
 import av
+from litestar import Request
+from litestar.exceptions import InternalServerException
 from multipart import MultipartSegment, ParserError, PushMultipartParser
 
 from songlake.server import redact
-from songlake.server.errors import BadRequest, PayloadTooLarge
+from songlake.server.errors import BadRequest, PayloadTooLarge, RequestTimeout
 from songlake.udfs.audio import SUPPORTED_FORMATS
 
 log = logging.getLogger(__name__)
 MAX_FILES = 100  # files per request, unless the caller says otherwise (settings.upload_max_files)
 MAX_NAME_BYTES = 200  # a saved file's name, UTF-8 (file systems allow 255; the name is refused past this)
+MAX_FIELD_BYTES = 10_000  # a text field's value, unless the caller says otherwise (a JSON field may need more)
 _PARTIAL = ".partial"  # a file's bytes while they arrive, renamed to its name when whole
 _NAME = re.compile(r"[^\w.\-()+ ,&']+")
 
@@ -81,13 +85,34 @@ class Upload:
     fields: dict[str, str] = field(default_factory=dict)
 
 
+async def receive_request(request: Request, folder: Path, max_bytes: int, timeout: float, **options) -> Upload:
+    """``receive`` over a request's multipart body, within `timeout` s: a body that is not
+    multipart, is cut or is late keeps no file (BadRequest, RequestTimeout)."""
+    try:
+        with anyio.fail_after(timeout):
+            return await receive(request.stream(), _boundary(request), folder, max_bytes, **options)
+    except TimeoutError:
+        raise RequestTimeout(f"the upload did not arrive within {timeout:g} s; nothing was kept") from None
+    except InternalServerException:  # Litestar's word for a client that went away mid-body
+        raise BadRequest("the connection closed before the upload was complete; nothing was kept") from None
+
+
+def _boundary(request: Request) -> bytes:
+    content_type, options = request.content_type
+    boundary = options.get("boundary", "")
+    if content_type != "multipart/form-data" or not 0 < len(boundary) <= 200:
+        raise BadRequest("send the files as multipart/form-data")
+    return boundary.encode("utf-8", "replace")
+
+
 async def receive(stream: AsyncIterator[bytes], boundary: bytes, folder: Path, max_bytes: int, *,
-                  max_files: int = MAX_FILES, whole: bool = False) -> Upload:
+                  max_files: int = MAX_FILES, whole: bool = False, max_field_bytes: int = MAX_FIELD_BYTES) -> Upload:
     """Parse a multipart body from its stream, writing each `files` part to folder/<job>/<name>.
 
     A file over max_bytes is refused (its bytes are read and dropped) and the others go on;
     with ``whole`` (one clip, nothing to go on with) it ends the request at once with
-    PayloadTooLarge. More than max_files files is BadRequest before the extra one is written.
+    PayloadTooLarge. More than max_files files is BadRequest before the extra one is written,
+    and a text field longer than max_field_bytes is BadRequest.
     Whatever ends the request early (those, a malformed body, the connection cut, a time limit
     around the call) removes every file it wrote."""
     upload = Upload()
@@ -136,8 +161,9 @@ async def receive(stream: AsyncIterator[bytes], boundary: bytes, folder: Path, m
                                 digest.update(part)
                         elif text is not None:
                             text.extend(part)
-                            if len(text) > 10_000:
-                                raise BadRequest(f"the form field {name!r} is too long")
+                            if len(text) > max_field_bytes:
+                                raise BadRequest(f"the form field {name!r} is too long (at most "
+                                                 f"{max_field_bytes} bytes)")
                     else:  # the end of a part
                         if current is not None:
                             _finish(current, handle, digest, max_bytes)
