@@ -15,9 +15,14 @@ read from it (``checkpoint["SonglakeDataModule"]``, loaded with ``weights_only``
 also the conditioning's ``text`` when that is not given.
 
 Each generation is decoded, analysed at 44.1 kHz mono (``jobs.analyze.analyze_audio``, no stems)
-and scored (``udfs.adherence.score_adherence``). Its rows go to ``generations`` (what was asked,
-by whom), ``generation_audio`` (the file's bytes) and ``adherence`` (the analysis and the
-scores), all in one lake version. The id is the audio's (``udfs.audio.song_id``): the same audio
+and scored (``udfs.adherence.score_adherence``). It is measured as songs are, too: loudness
+(``udfs.quality``), the lake's embedding (``udfs.embedding``) and genre (the lake's fitted genre
+model, jobs/genre.py, else the conventions prior), so that a model's generations can be compared
+with a slice of the lake (jobs/compare.py); and it is checked for copies of the songs it was
+trained on, by embedding and by fingerprint (jobs/copies.py). Its rows go to ``generations``
+(what was asked, by whom), ``generation_audio`` (the file's bytes), ``adherence`` (the analysis,
+the measurements and the scores) and ``generation_copies`` (the copy check), all in one lake
+version. The id is the audio's (``udfs.audio.song_id``): the same audio
 added again is skipped, so a manifest can be re-run.
 
 Every line is checked before anything is analysed or written: a bad line raises ValueError
@@ -43,12 +48,17 @@ import numpy as np
 import soundfile as sf
 
 from songlake.jobs.analyze import ANALYSIS_RATE, analyze_audio
+from songlake.jobs.copies import CopyChecker
+from songlake.jobs.genre import Fitted, load_fitted
 from songlake.schema import lookup
 from songlake.schema.lake import Lake
 from songlake.schema.writer import BatchWriter
 from songlake.udfs import ANALYSIS_VERSION
 from songlake.udfs.adherence import check_conditioning, score_adherence
-from songlake.udfs.audio import UnreadableAudio, decode, song_id
+from songlake.udfs.audio import Audio, UnreadableAudio, decode, song_id
+from songlake.udfs.embedding import embed
+from songlake.udfs.genre import GenreInputs, prior_genre
+from songlake.udfs.quality import assess
 
 log = logging.getLogger(__name__)
 LINE_FIELDS = ("file", "model", "checkpoint", "prompt", "conditioning", "trained_on")
@@ -107,6 +117,8 @@ def add(lake: Lake, generations: Iterable[Generation], source: str = "from Pytho
     writer = BatchWriter(lake)
     added, skipped = [], []
     now = datetime.now(timezone.utc)
+    checker: CopyChecker | None = None  # made on the first new generation: it reads the lake's embeddings
+    genres = load_fitted(lake)
     for done, generation in enumerate(generations, 1):
         conditioning = _checked(generation)
         try:
@@ -118,7 +130,8 @@ def add(lake: Lake, generations: Iterable[Generation], source: str = "from Pytho
         if generation_id in added or _known(lake, generation_id):
             skipped.append(generation_id)
         else:
-            _add_one(writer, generation, conditioning, audio, generation_id, now)
+            checker = checker or CopyChecker(lake)
+            _add_one(writer, generation, conditioning, audio, generation_id, now, checker, genres)
             added.append(generation_id)
         if progress:
             progress(done, total or done)
@@ -183,8 +196,8 @@ def _checked(generation: Generation) -> dict:
     return conditioning
 
 
-def _add_one(writer: BatchWriter, generation: Generation, conditioning: dict, audio, generation_id: str,
-             now: datetime) -> None:
+def _add_one(writer: BatchWriter, generation: Generation, conditioning: dict, audio: Audio, generation_id: str,
+             now: datetime, checker: CopyChecker, genres: Fitted | None) -> None:
     duration = audio.samples.shape[1] / audio.sample_rate
     trained_on = generation.trained_on or {}
     filename = generation.filename or f"{generation_id}.{audio.format}"
@@ -198,16 +211,53 @@ def _add_one(writer: BatchWriter, generation: Generation, conditioning: dict, au
     })
     writer.add("generation_audio", {"generation_id": generation_id, "filename": filename, "format": audio.format,
                                     "size_bytes": len(generation.audio), "data": bytes(generation.audio)})
+    mono = audio.mono_at(ANALYSIS_RATE)
     with warnings.catch_warnings():  # degenerate audio is legal: analysis and scores say what is missing
         warnings.simplefilter("ignore")
-        analysis = analyze_audio(audio.mono_at(ANALYSIS_RATE))
+        analysis = analyze_audio(mono)
         scores = score_adherence(analysis, conditioning, duration=duration)
+        measured, failed = _measured(audio, mono, analysis.values, genres)
     values = analysis.values
     writer.add("adherence", {
         "generation_id": generation_id, "analysis_version": ANALYSIS_VERSION,
         **{k: values.get(k) for k in ("bpm", "key", "beats", "chords", "sections")},
-        "analysis_failures": list(analysis.failures), **scores.as_row(), "scored_at": now,
+        "analysis_failures": list(analysis.failures) + [f.partition(":")[0] for f in failed], **scores.as_row(),
+        "scored_at": now, **measured,
     })
+    copies = checker.check(generation_id, mono, ANALYSIS_RATE, measured["embedding"], trained_on)
+    why_no_embedding = [f for f in failed if f.startswith("embedding:")]
+    writer.add("generation_copies", copies | {"copy_reasons": copies["copy_reasons"] + why_no_embedding})
+
+
+def _measured(audio: Audio, mono: np.ndarray, values: dict, genres: Fitted | None) -> tuple[dict, list[str]]:
+    """The generation's loudness, embedding and genre, measured as songs' are (adherence's
+    columns), and 'column: why' for each left NULL."""
+    failed: list[str] = []
+
+    def attempt(column: str, measure):
+        try:
+            return measure()
+        except Exception as exc:  # recorded with the generation, which is added all the same
+            failed.append(f"{column}: {type(exc).__name__}: {exc}")
+            return None
+
+    loudness = attempt("loudness_lufs", lambda: assess(audio).loudness_lufs)
+    if (loudness is None or not np.isfinite(loudness)) and not failed:
+        loudness = None
+        failed.append("loudness_lufs: silent (BS.1770 loudness is undefined)")
+    vector = attempt("embedding", lambda: embed(mono, ANALYSIS_RATE).vector)
+    if vector is not None and not np.any(vector):
+        vector = None
+        failed.append("embedding: silent (the zero vector)")
+    out = {"loudness_lufs": None if loudness is None else round(float(loudness), 2),
+           "embedding": None if vector is None else [float(x) for x in vector]}
+    inputs = {**values, **out, "format": audio.format, "duration": audio.samples.shape[1] / audio.sample_rate}
+    genre = attempt("primary_genre", lambda: (genres.model.predict([GenreInputs.from_row(inputs)])[0] if genres
+                                              else prior_genre(GenreInputs.from_row(inputs))))
+    out |= {"primary_genre": genre and genre.primary_genre,
+            "genre_confidence": genre and round(float(genre.genre_confidence), 4),
+            "genre_model": genre and (genres.name if genres else "prior")}
+    return out, failed
 
 
 def _from_checkpoint(folder: Path, checkpoint) -> dict | None:

@@ -41,9 +41,16 @@ def add(folder: Path, manifest: Path, lake_dir: Path | None, fmt: str) -> None:
     where = f"lake version {added.version}" if added.version else "nothing new"
     err.print(f"[bold]{len(added.added)} generations added[/bold], {len(added.skipped)} already in the lake; {where}.")
     with lake_errors():
-        render(run(connect(lake), "SELECT * FROM model_report WHERE model IN (SELECT DISTINCT model FROM generations "
-                                  "WHERE list_contains($1, generation_id))",
+        reader = connect(lake)
+        render(run(reader, "SELECT * FROM model_report WHERE model IN (SELECT DISTINCT model FROM generations "
+                           "WHERE list_contains($1, generation_id))",
                    params=[list(added.added + added.skipped)]), fmt, console())
+        copies = run(reader, "SELECT filename, coalesce(fingerprint_song_id, nearest_song_id) AS song_id "
+                             "FROM generations WHERE copies_training AND list_contains($1, generation_id) "
+                             "ORDER BY filename", params=[list(added.added)]).to_pylist()
+    for row in copies:  # jobs/copies.py: a same_audio or edit fingerprint match, or a cosine past its threshold
+        err.print(f"[yellow]copies a training song:[/yellow] {row['filename']} is song {row['song_id']} "
+                  "(the generations view's copy_reasons say why)")
 
 
 @generations.command()
