@@ -1,5 +1,6 @@
-"""`songlake generations`: add audio a model made, with what it was asked for, and read how well
-each model followed its conditioning (the model_report view)."""
+"""`songlake generations`: add audio a model made, with what it was asked for, read how well
+each model followed its conditioning (the model_report view), rank models by A/B votes, and
+compare a model's generations with a slice of the lake (jobs/compare.py)."""
 
 from __future__ import annotations
 
@@ -98,3 +99,51 @@ def rank(lake_dir: Path | None, by: str, level: float, fmt: str) -> None:
             err.print(f"  Cohen's kappa {first} / {second}: {'n/a' if value is None else f'{value:.2f}'}")
     else:
         err.print("No pair has been judged by two raters yet: agreement is not known.")
+
+
+@generations.command()
+@click.option("--model", required=True, help="The model whose generations are compared.")
+@click.option("--checkpoint", default=None, help="Only this checkpoint's generations (default: all of the model's).")
+@click.option("--reference", default=None,
+              help="SQL returning a song_id column: the slice of the lake to compare with, e.g. "
+                   "\"SELECT song_id FROM songs WHERE primary_genre = 'rock'\". Default: the songs the model was "
+                   "trained on where its trained_on can be evaluated here, else every song.")
+@click.option("--smoothing", type=click.FloatRange(0, None), default=0.0, show_default=True,
+              help="Pseudo-counts added to every bin before the Jensen–Shannon divergence.")
+@click.option("--json", "as_json", is_flag=True, help="The whole comparison (histograms included) as JSON.")
+@lake_option
+def compare(model: str, checkpoint: str | None, reference: str | None, smoothing: float, as_json: bool,
+            lake_dir: Path | None) -> None:
+    """Compare a model's generations with a slice of the lake: per attribute (key, tempo, genre,
+    loudness, section length) the two histograms, the Jensen–Shannon divergence (bits) and for
+    numbers the Wasserstein distance; and frechet_songlake_embedding, the Fréchet distance between
+    Gaussians fitted to the lake's own embedding of both (not FAD: no VGGish or CLAP here)."""
+    import json
+
+    import pyarrow.compute as pc
+
+    from songlake._output import plain
+    from songlake.jobs.compare import compare_model
+
+    lake = open_lake(lake_dir)
+    with lake_errors():
+        try:
+            found = compare_model(lake, model, checkpoint, reference, smoothing)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+    if as_json:
+        console().file.write(json.dumps(plain(found.as_dict()), indent=2) + "\n")
+        return
+    out = console()
+    which = f"{model}" + (f" at {checkpoint}" if checkpoint else "")
+    out.print(f"[bold]{which}[/bold]: {found.n_generations} generations against {found.reference} "
+              f"({found.reference_detail})")
+    render(found.summary(), "table", out)
+    histograms = found.histograms()
+    occupied = pc.or_(pc.greater(histograms["generated"], 0), pc.greater(histograms["reference"], 0))
+    render(histograms.filter(occupied), "table", out)  # the bins either side has values in
+    out.print(f"[dim]{found.frechet.name}: {found.frechet.note}; covariance shrinkage (Ledoit–Wolf weight) "
+              f"{found.frechet.shrinkage_generated} generated, {found.frechet.shrinkage_reference} reference. "
+              f"JS in bits (base 2), smoothing {smoothing} per bin.[/dim]")
+    for warning in found.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}")
