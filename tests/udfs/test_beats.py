@@ -207,3 +207,27 @@ def test_harmonic_novelty_peaks_where_the_chord_changes():
     for t in truth[1:]:  # each change stands out of the held chord's middle, half a beat later
         at = int(round(t * env.fps))
         assert novelty[at - 6 : at + 12].max() > 3 * novelty[at + 40 : at + 46].max() + 1e-3
+
+
+def test_tempo_prior_on_a_clear_pulse_does_not_tip_a_level_pair_under_a_stretch():
+    from songlake.udfs._rhythm_meter import tempo_prior
+
+    clear, unclear = 50.0, 5.0
+    # a fast level and its half, played 10 % faster: on a clear pulse the prior's say between
+    # them stays the same (both lie where people tap), so the evidence alone keeps deciding
+    for fast in (120.0, 136.0, 145.0):
+        before = tempo_prior(fast, clear) - tempo_prior(fast / 2, clear)
+        after = tempo_prior(1.1 * fast, clear) - tempo_prior(1.1 * fast / 2, clear)
+        assert before == pytest.approx(after, abs=1e-9)
+    # a Gaussian pull towards one tempo moves that say by more than a near tie's margin
+    shift = (tempo_prior(1.1 * 136, unclear) - tempo_prior(1.1 * 68, unclear)) - (
+        tempo_prior(136, unclear) - tempo_prior(68, unclear))
+    assert shift < -0.3
+    # levels outside the range people tap are pushed out on any pulse
+    for salience in (clear, unclear):
+        assert tempo_prior(32, salience) < tempo_prior(64, salience) - 1
+        assert tempo_prior(300, salience) < tempo_prior(150, salience) - 1
+    # an unclear pulse keeps its pull towards 110 BPM; in between the two are mixed
+    assert tempo_prior(110, unclear) > tempo_prior(70, unclear) > tempo_prior(50, unclear)
+    assert tempo_prior(70, clear) == 0.0
+    assert tempo_prior(70, unclear) < tempo_prior(70, 25.0) < tempo_prior(70, clear)
