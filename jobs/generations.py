@@ -190,9 +190,18 @@ def _checked(generation: Generation) -> dict:
         check_conditioning(conditioning)
     except ValueError as exc:
         raise ValueError(f"{where}: conditioning: {exc}") from None
-    unknown = [k for k in (generation.trained_on or {}) if k not in TRAINED_ON]
+    trained_on = generation.trained_on or {}
+    if not isinstance(trained_on, Mapping):
+        raise ValueError(f"{where}: trained_on is an object with {', '.join(TRAINED_ON)}, not a "
+                         f"{type(trained_on).__name__}")
+    unknown = [k for k in trained_on if k not in TRAINED_ON]
     if unknown:
         raise ValueError(f"{where}: trained_on has {unknown[0]!r}; its fields are {', '.join(TRAINED_ON)}")
+    for field, value in trained_on.items():
+        wanted = int if field == "lake_version" else str
+        if value is not None and (not isinstance(value, wanted) or isinstance(value, bool)):
+            kind = "a whole number" if wanted is int else "text"
+            raise ValueError(f"{where}: trained_on {field} is {kind}, not {value!r}")
     return conditioning
 
 

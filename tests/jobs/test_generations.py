@@ -113,7 +113,13 @@ def test_a_bad_manifest_line_is_named_and_nothing_is_added(lake, made, tmp_path)
                           ({"file": "nothing.wav", "model": "m"}, "no file"),
                           ({"file": "faithful/000.wav", "model": "m", "conditioning": {"tempo": 120}},
                            "the tempo is 'bpm'"),
-                          ({"file": "faithful/000.wav", "model": "m", "seed": 3}, "unknown field 'seed'")):
+                          ({"file": "faithful/000.wav", "model": "m", "seed": 3}, "unknown field 'seed'"),
+                          ({"file": "faithful/000.wav", "model": "m", "trained_on": {"lake_version": "7"}},
+                           "trained_on lake_version is a whole number, not '7'"),
+                          ({"file": "faithful/000.wav", "model": "m", "trained_on": {"query": 5}},
+                           "trained_on query is text, not 5"),
+                          ({"file": "faithful/000.wav", "model": "m", "trained_on": ["main", 7]},
+                           "trained_on is an object")):
         manifest = tmp_path / "bad.jsonl"
         manifest.write_text(json.dumps({"file": "careless/001.wav", "model": "ok"}) + "\n" + json.dumps(line) + "\n")
         with pytest.raises(ValueError, match=f"bad.jsonl line 2.*{re.escape(message)}"):
