@@ -19,14 +19,17 @@ Each file is streamed to its own folder under ``LAKE/uploads/`` within SONGLAKE_
 (413 past it, the request ended at once) and SONGLAKE_UPLOAD_TIMEOUT, and checked by decoding
 its first seconds (uploads.probe); then ``jobs.generations.add`` checks the fields, analyses,
 scores and commits them exactly as ``songlake generations add`` does: audio already in the lake
-is not added again. The uploaded copies are removed whatever the outcome (the lake keeps the
+is not added again. That work takes seconds of CPU per file, so it runs on low-priority threads,
+SONGLAKE_GENERATION_CONCURRENCY requests at a time; a request that finds them busy waits up to
+SONGLAKE_GENERATION_WAIT seconds, then gets 503 with Retry-After. The uploaded copies are removed whatever the outcome (the lake keeps the
 bytes in ``generation_audio``), and a refused request writes nothing to the lake.
 
 Answers: 201 ``{"version", "added", "present", "generations": [...]}`` when at least one is new,
 each generation with its id, status ('added', or 'present': already in the lake), analysis (bpm,
 key) and adherence scores (NULL where the conditioning did not ask); 200 when every one was in
 the lake already; 400 naming the field (JSON that is not an object, bad conditioning, no model,
-an unknown field) or the file (not audio); 413 past the size limit; 401 without a valid token.
+an unknown field) or the file (not audio); 413 past the size limit; 401 without a valid token;
+503 when the analysis is busy past the wait.
 Who may: any API token, like uploads (``songlake token create NAME``): adding a generation is a
 write like uploading a song.
 """
@@ -47,7 +50,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from songlake.jobs.generations import LINE_FIELDS, Generation, add
 from songlake.server.auth import require_token
-from songlake.server.deps import LakeDep, SettingsDep, SnapshotDep
+from songlake.server.deps import GatesDep, LakeDep, SettingsDep, SnapshotDep
 from songlake.server.errors import BadRequest
 from songlake.server.snapshot import Snapshot
 from songlake.server.uploads import Received, Upload, probe, receive_request
@@ -63,7 +66,7 @@ class GenerationsController(Controller):
 
     @post("/", guards=[require_token], status_code=HTTP_201_CREATED, request_max_body_size=None)
     async def add_generations(self, request: Request, lake: LakeDep, snapshot: SnapshotDep,
-                              settings: SettingsDep) -> Response[dict]:
+                              settings: SettingsDep, gates: GatesDep) -> Response[dict]:
         """Add audio a model made (multipart: the field `files`, and the text fields `model`,
         `checkpoint`, `prompt`, `conditioning` and `trained_on`, the last two JSON objects). It is
         analysed and scored for adherence as `songlake generations add` does; answers 201 with
@@ -75,8 +78,8 @@ class GenerationsController(Controller):
                                            max_files=settings.upload_max_files, whole=True,
                                            max_field_bytes=settings.json_max_kb * 1024)
             fields = await anyio.to_thread.run_sync(_checked, upload)
-            try:  # analysis and the commit: seconds of CPU per file, off the event loop
-                added = await anyio.to_thread.run_sync(add, lake, _read(upload.files, fields, folder), "over HTTP")
+            try:  # analysis and the commit: seconds of CPU per file, gated, at low priority
+                added = await gates.generations.run(add, lake, _read(upload.files, fields, folder), "over HTTP")
             except ValueError as exc:
                 raise BadRequest(str(exc)) from None
         finally:

@@ -13,8 +13,8 @@ of low CPU priority. A query text that overran once goes straight to the slow la
 the quick lane's budget again and again. So a quick query never waits behind slow ones, and slow
 ones (a hostile client's among them) take turns, without starving the rest of the server of CPU.
 DuckDB runs each query on the thread that asks for it (SONGLAKE_SQL_THREADS, 1 by default), so
-the low priority covers all of a slow query's work. Clips for
-similarity search are embedded, and waveforms drawn, on low-priority threads too.
+the low priority covers all of a slow query's work. Clips for similarity search are embedded,
+waveforms drawn and posted generations analysed on low-priority threads too.
 """
 
 from __future__ import annotations
@@ -138,8 +138,9 @@ def _lower_priority() -> None:
 
 
 class Gates:
-    """The server's gates, sized from its settings: user SQL (two lanes), and clip embedding and
-    waveforms (each a whole decode, on low-priority threads)."""
+    """The server's gates, sized from its settings: user SQL (two lanes), and clip embedding,
+    waveforms and the analysis of posted generations (each a whole decode, on low-priority
+    threads)."""
 
     def __init__(self, settings):
         self.sql = SqlLanes(settings.sql_concurrency, settings.sql_slow_concurrency, settings.sql_quick_seconds,
@@ -147,8 +148,11 @@ class Gates:
         self.clips = Lane("clip searches", settings.clip_concurrency, settings.clip_timeout, "songlake-clips")
         self.waveforms = Lane("waveforms being drawn", settings.waveform_concurrency, settings.clip_timeout,
                               "songlake-waveforms")
+        self.generations = Lane("generation requests being analysed", settings.generation_concurrency,
+                                settings.generation_wait, "songlake-generations")
 
     def close(self) -> None:
         self.sql.close()
         self.clips.close()
         self.waveforms.close()
+        self.generations.close()

@@ -21,6 +21,9 @@ it spends and the bytes it answers. The limits are here, each with what a client
 |                               |         | CLIP_TIMEOUT, then 503 with Retry-After                            |
 | SONGLAKE_WAVEFORM_CONCURRENCY | 2       | songs decoded at once for GET /songs/{id}/waveform (low CPU        |
 |                               |         | priority); others wait up to CLIP_TIMEOUT, then 503                |
+| SONGLAKE_GENERATION_CONCURRENCY | 1     | POST /generations requests analysed at once (low CPU priority);    |
+|                               |         | others wait up to GENERATION_WAIT, then 503 with Retry-After       |
+| SONGLAKE_GENERATION_WAIT      | 60      | seconds a POST /generations request waits for its turn             |
 | SONGLAKE_SQL_TIMEOUT          | 5       | seconds a POST /sql query may take, running and encoding (400)     |
 | SONGLAKE_SQL_MAX_ROWS         | 10000   | rows a POST /sql answer carries at most (cut, `truncated: true`)   |
 | SONGLAKE_SQL_MAX_MB           | 32      | MB a POST /sql answer carries at most (cut, `truncated: true`; 413 |
@@ -34,7 +37,8 @@ it spends and the bytes it answers. The limits are here, each with what a client
 |                               |         | wait up to SQL_TIMEOUT, then 503 with Retry-After                  |
 | SONGLAKE_SQL_THREADS          | 1       | DuckDB threads per query: 1 runs each query on the thread that     |
 |                               |         | asks, so the slow lane's low priority covers all of its work       |
-| SONGLAKE_JSON_MAX_KB          | 1024    | the largest JSON request body, KB (413)                            |
+| SONGLAKE_JSON_MAX_KB          | 1024    | the largest JSON request body, KB (413); also each text field of   |
+|                               |         | POST /generations (400; a conditioning lists every beat and chord) |
 | SONGLAKE_MAX_CONNECTIONS      | 512     | connections (open or busy) the server holds at once; past them a   |
 |                               |         | request gets 503 at once; idle keep-alive connections close at 5 s |
 | SONGLAKE_SNAPSHOT_INTERVAL    | 1       | seconds between checks for a new lake version                      |
@@ -61,6 +65,8 @@ class ServerSettings:
     clip_timeout: float = 20.0
     clip_concurrency: int = 2
     waveform_concurrency: int = 2
+    generation_concurrency: int = 1
+    generation_wait: float = 60.0
     sql_timeout: float = 5.0
     sql_max_rows: int = 10_000
     sql_max_mb: float = 32.0

@@ -222,3 +222,39 @@ def test_writing_generations_needs_a_valid_token(client, lake_root):
 def test_the_schema_documents_the_endpoint(client):
     paths = client.get("/schema/openapi.json").json()["paths"]
     assert "post" in paths["/generations"]
+
+
+def test_a_request_past_the_analysis_gate_gets_503_and_leaves_nothing(tmp_path):
+    """One request analysed at a time: a second that finds the slot taken past its wait gets 503
+    with Retry-After, writes nothing and leaves no upload behind; the first is added."""
+    import threading
+
+    root = tmp_path / "lake"
+    settings = ServerSettings(upload_max_mb=LIMIT_MB, snapshot_interval=0.2, generation_concurrency=1,
+                              generation_wait=0.3)
+    samples = [render("A", 96.0, seed=s) for s in (21, 22, 23)]
+    with TestClient(create_app(root, settings=settings, workers=0)) as test_client:
+        auth = {"Authorization": f"Bearer {TokenStore(root).create('composer')}"}
+        before = lake_version(root)
+        answers = {}
+
+        def post(name, files):
+            answers[name] = test_client.post("/generations", files=files, headers=auth,
+                                             data={"model": "clipgen", "conditioning": json.dumps(samples[0][1])})
+
+        # the batch takes seconds to analyse; the single arrives while it does
+        batch = threading.Thread(target=post, args=("batch", [("files", (f"{i}.wav", audio, "audio/wav"))
+                                                              for i, (audio, _) in enumerate(samples[:2])]))
+        batch.start()
+        deadline = 50
+        while not list((root / "uploads").glob("generations-*/*")) and deadline:
+            threading.Event().wait(0.1)  # the batch has arrived and waits on, or holds, the slot
+            deadline -= 1
+        post("single", [("files", ("late.wav", samples[2][0], "audio/wav"))])
+        batch.join()
+        assert answers["batch"].status_code == 201, answers["batch"].text
+        late = answers["single"]
+        assert late.status_code == 503, late.text
+        assert "generation" in late.json()["error"] and int(late.headers["Retry-After"]) >= 1
+        assert lake_version(root) == before + 1  # the batch's one version, nothing from the refused one
+        assert leftovers(root) == []
