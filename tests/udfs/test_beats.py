@@ -1,8 +1,10 @@
+import shutil
+
 import mir_eval
 import numpy as np
 import pytest
 
-from songlake import synth
+from songlake import corpus, synth
 from songlake.synth import SAMPLE_RATE as SR
 from songlake.udfs.beats import track_beats
 
@@ -231,3 +233,19 @@ def test_tempo_prior_on_a_clear_pulse_does_not_tip_a_level_pair_under_a_stretch(
     assert tempo_prior(110, unclear) > tempo_prior(70, unclear) > tempo_prior(50, unclear)
     assert tempo_prior(70, clear) == 0.0
     assert tempo_prior(70, unclear) < tempo_prior(70, 25.0) < tempo_prior(70, clear)
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None or not corpus.SOUNDFONT.exists(),
+                    reason="needs the Debian packages fluidsynth and fluid-soundfont-gm")
+def test_an_organ_chorale_gets_its_downbeats_not_the_pedal_lines(tmp_path):
+    """Without drums, the pedal line's low onsets are a voice, not a kick: they may not outvote
+    the chord changes that mark the bar (this chorale's downbeats fell on beat 3 when they did)."""
+    from songlake.udfs.audio import decode
+
+    plan = next(p for p in corpus.plan_corpus("drumless") if p.style == "chorale-organ")
+    midi, truth = corpus.compose(plan)
+    midi.write(str(tmp_path / "chorale.mid"))
+    mono = decode(corpus._render(tmp_path / "chorale.mid", midi.get_end_time() + 1.0)).mono_at(SR)
+    beats = track_beats(mono)
+    assert beats.time_signature == truth.time_signature
+    assert mir_eval.beat.f_measure(np.array(truth.downbeats), np.array(beats.downbeats)) > 0.8
