@@ -196,7 +196,7 @@ def analyze_audio(mono: np.ndarray, sample_rate: int = ANALYSIS_RATE, stems: Ste
         v.update(key=key.name, key_confidence=key.confidence)
 
     sections = stage("sections", sections_udf.segment, mono, sample_rate, beat_times, downbeat_times,
-                     chords=chords.spans if chords else None, vocals=stems.vocals)
+                     chords=chords.spans if chords else None, vocals=stems.vocals, key=v.get("key"))
     if sections is not None and sections.spans:
         v["sections"] = _spans(sections.spans)
 

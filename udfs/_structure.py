@@ -15,6 +15,11 @@ REPEAT_SPREAD = 0.2  # ... and the two at least this far apart (correlation unit
 REPETITION_SCALES = (4, 8)  # bars of harmony compared along the diagonals
 CONTRAST_SCALES = (2, 4)  # bars either side whose sound and loudness are compared
 WEIGHTS = {"repetition": 0.1, "timbre": 0.2, "energy": 0.4, "change": 0.2}
+# A cadence closes a phrase at the bar line after its arrival chord: its evidence for a boundary
+# there is CADENCE_WEIGHT x its strength (udfs._cadences) x how final its kind is (plagal: none,
+# IV-I is the commonest turn of a band song's loop).
+CADENCE_WEIGHT = 0.2
+CADENCE_KINDS = {"perfect authentic": 1.0, "imperfect authentic": 0.6, "half": 0.5, "deceptive": 0.3}
 PENALTY = 0.3  # novelty a boundary must beat (before the phrase prior)
 FULL_STEP_DB = 6.0  # a loudness step this large is full evidence of a boundary
 RING_OUT_DB = 9.0  # a last bar this much quieter than the bars before it only rings out
@@ -131,6 +136,19 @@ def combined_novelty(parts: dict[str, np.ndarray]) -> np.ndarray:
         "change": parts["change"],
     }
     return sum(WEIGHTS[name] * v for name, v in scaled.items())
+
+
+def cadence_novelty(edges: np.ndarray, cadences) -> np.ndarray:
+    """Evidence for a boundary at each bar edge from the cadences (objects with type, strength
+    and time, the arrival's onset in seconds): a phrase closes at the first bar line after the
+    arrival. 0 at the song's two ends; where two cadences close at one edge the stronger counts."""
+    n = len(edges) - 1
+    cue = np.zeros(n + 1)
+    for cadence in cadences:
+        i = int(np.searchsorted(edges, cadence.time + 1e-3))
+        if 0 < i < n:
+            cue[i] = max(cue[i], CADENCE_WEIGHT * CADENCE_KINDS.get(cadence.type, 0.0) * cadence.strength)
+    return cue
 
 
 def phrase_prior(length: int) -> float:

@@ -23,7 +23,15 @@ Boundaries (``_bars``, ``_structure``):
    one-sided windows); *change*, the next 4 bars repeat neither the 4 nor the 8 before them (a
    phrase repeated inside a section is continuation); *timbre*, distance of mean MFCC over the 2
    and 4 bars either side; *energy*, the loudness step over 2 and 4 bars (6 dB counts fully).
-   Weights 0.1, 0.2, 0.2 and 0.4.
+   Weights 0.1, 0.2, 0.2 and 0.4. Given chords and the key, a fifth: *cadence*, at the bar line
+   after each cadence's arrival chord (udfs.theory's cadences, read without sections), 0.2 x
+   its strength x how final its kind is (perfect authentic 1, imperfect authentic 0.6, half
+   0.5, deceptive 0.3; plagal none: IV-I is the commonest turn of a band song's loop, and it put
+   a false boundary into a short rock song). Phrases close on cadences, and in music without
+   drums, where loudness and timbre hardly move, they are most of what marks a section's end: on
+   the drumless corpus boundary F@3 s rises from 0.44 to 0.50 (seed 0) and from 0.42 to 0.53
+   (seed 1, held out), the band songs unchanged (0.98); a larger weight helps drumless music
+   more but starts to cut the band songs' loops at their cadences.
 3. A dynamic programme over bar edges chooses the boundaries that maximise the novelty at them,
    less 0.3 a boundary, plus a prior on section lengths: 8 bars best, then 4 and 16, 12, 6, 2,
    odd lengths, and longer sections less the longer they are; never 1 bar. So where the evidence
@@ -100,11 +108,12 @@ class Sections:
 
 
 def segment(mono: np.ndarray, sample_rate: int, beats: Sequence[float], downbeats: Sequence[float],
-            chords=None, vocals: np.ndarray | None = None) -> Sections:
+            chords=None, vocals: np.ndarray | None = None, key: str | None = None) -> Sections:
     """Labelled sections of a song: mono audio at 44.1 kHz, beats and downbeats in seconds.
 
     ``chords``: a ``Chords`` result or spans with start, end and a Harte label (objects or tuples).
     ``vocals``: the vocal stem of the same mix (mono, same rate and length), for vocal presence.
+    ``key``: the song's key ('C# minor'); with chords, cadences are evidence for boundaries.
     """
     require_mono(mono, sample_rate, ANALYSIS_RATE, "segment")
     duration = len(mono) / sample_rate
@@ -116,6 +125,7 @@ def segment(mono: np.ndarray, sample_rate: int, beats: Sequence[float], downbeat
     if is_silent(mono):
         warnings.warn("no sections: the audio is silent", stacklevel=2)
         return Sections(())
+    cadences = _cadences(chord_spans, key, beats, downbeats)
     if len(downbeats) == 0:  # music without a steady pulse: bars from the harmonic rhythm
         downbeats, beats = _bars.free_downbeats(duration, chord_spans), np.zeros(0)
 
@@ -132,7 +142,8 @@ def segment(mono: np.ndarray, sample_rate: int, beats: Sequence[float], downbeat
     if period is not None:
         warnings.warn(f"one section: the song repeats one {period}-bar loop throughout", stacklevel=2)
         return Sections((SectionSpan(0.0, duration, "verse"),))
-    bounds = _structure.choose_boundaries(_structure.combined_novelty(_structure.novelty(features)))
+    nov = _structure.combined_novelty(_structure.novelty(features)) + _structure.cadence_novelty(edges, cadences)
+    bounds = _structure.choose_boundaries(nov)
     if len(bounds) == 2:
         warnings.warn("one section: no section boundaries found (the song does not change)", stacklevel=2)
         return Sections((SectionSpan(0.0, duration, "verse"),))
@@ -140,6 +151,16 @@ def segment(mono: np.ndarray, sample_rate: int, beats: Sequence[float], downbeat
     labels = _form.label_segments(features, segments)
     times = [round(float(edges[s.start]), 3) for s in segments] + [duration]  # the end exact, not rounded
     return Sections(tuple(SectionSpan(a, b, label) for a, b, label in zip(times[:-1], times[1:], labels)))
+
+
+def _cadences(chord_spans, key: str | None, beats: np.ndarray, downbeats: np.ndarray) -> tuple:
+    """The song's cadences (udfs.theory, without sections: those are what they help find), or
+    none without chords and a key."""
+    if not chord_spans or not key:
+        return ()
+    from songlake.udfs import theory
+
+    return theory.harmonic_analysis(chord_spans, key, beats, downbeats).cadences
 
 
 # --- input checks --------------------------------------------------------------------------------

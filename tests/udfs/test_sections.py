@@ -1,10 +1,11 @@
+import shutil
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
-from songlake import synth
+from songlake import corpus, synth
 from songlake.synth import SAMPLE_RATE as SR
 from songlake.udfs.sections import LABELS, segment
 
@@ -169,3 +170,43 @@ def test_downbeats_that_stop_early_still_cover_the_song(pop):
         result = segment(pop.mono, SR, pop.beats[pop.beats < 60.0], pop.downbeats[keep])
     assert result.spans[-1].end == pytest.approx(len(pop.mono) / SR)
     assert label_at(result, sum(pop.sections[6][:2]) / 2) == "chorus"  # the last chorus, after 60 s
+
+
+def test_a_cadence_is_evidence_for_a_boundary_at_the_next_bar_line():
+    from types import SimpleNamespace as Cadence
+
+    from songlake.udfs import _structure
+
+    edges = np.arange(0.0, 12.0, 2.0)  # bars of 2 s; edges 0..5, the last the song's end
+    cadences = [Cadence(type="perfect authentic", strength=1.0, time=3.0),  # closes at edge 2 (4 s)
+                Cadence(type="half", strength=1.0, time=3.5),  # the same edge: the stronger counts
+                Cadence(type="deceptive", strength=0.5, time=6.2),  # edge 4 (8 s)
+                Cadence(type="perfect authentic", strength=1.0, time=9.5),  # the song's end: no boundary
+                Cadence(type="plagal", strength=1.0, time=5.0),  # IV-I, a band loop's turn: nothing
+                Cadence(type="a fermata", strength=1.0, time=0.5)]  # not a kind: nothing
+    cue = _structure.cadence_novelty(edges, cadences)
+    weight = _structure.CADENCE_WEIGHT
+    assert cue.tolist() == pytest.approx([0, 0, weight, 0, 0.5 * 0.3 * weight, 0])
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None or not corpus.SOUNDFONT.exists(),
+                    reason="needs the Debian packages fluidsynth and fluid-soundfont-gm")
+def test_cadences_find_the_sections_of_chorales(tmp_path):
+    """Organ and choir chorales: loudness and timbre hardly move, so the phrases' cadences are
+    what marks the sections; given the key, more of the true boundaries are found."""
+    import mir_eval
+
+    from songlake.udfs.audio import decode
+
+    scores = {None: [], "key": []}
+    for plan in [p for p in corpus.plan_corpus("drumless") if p.style.startswith("chorale")]:
+        midi, truth = corpus.compose(plan)
+        midi.write(str(tmp_path / f"{plan.name}.mid"))
+        mono = decode(corpus._render(tmp_path / f"{plan.name}.mid", truth.duration)).mono_at(SR)
+        reference = np.array([(s, e) for s, e, _ in truth.sections])
+        for given in scores:
+            found = segment(mono, SR, truth.beats, truth.downbeats, chords=list(truth.chords),
+                            key=truth.key if given else None)
+            estimate = np.array([(s.start, s.end) for s in found.spans])
+            scores[given].append(mir_eval.segment.detection(reference, estimate, window=3.0, trim=True)[2])
+    assert np.mean(scores["key"]) > np.mean(scores[None]) + 0.1, scores
