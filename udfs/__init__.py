@@ -22,5 +22,6 @@ no queue.
 lake can tell which songs an upgrade should re-analyse (``songlake analyze``).
 """
 
-ANALYSIS_VERSION = 3  # 3: chords, sections and theory without beats; failures by name; tempo and beat confidence
+ANALYSIS_VERSION = 4  # 4: tempo prior by pulse clarity, downbeats without drums, cadences mark sections
+# 3: chords, sections and theory without beats; failures by name; tempo and beat confidence
 # 2: downbeats, meter, rhythm profile, chords, theory, sections, genre
