@@ -139,6 +139,50 @@ def add(lake: Lake, generations: Iterable[Generation], source: str = "from Pytho
     return Added(version, tuple(added), tuple(skipped))
 
 
+@dataclass(frozen=True)
+class Checked:
+    version: int | None  # the lake version that holds the new checks; None when none was needed
+    checked: tuple[str, ...]  # generation ids checked
+    copies: tuple[str, ...]  # those flagged copies_training
+
+
+def check_copies(lake: Lake, everything: bool = False,
+                 progress: Callable[[int, int], None] | None = None) -> Checked:
+    """Check generations for copies of training songs (jobs/copies.py) again: those never checked
+    (added before the check existed), or with ``everything`` all of them (after the lake has
+    gained songs, fingerprints or embeddings). One lake version for all; each generation's audio
+    is read from the lake one at a time, and its embedding from its adherence row where it has
+    one (else measured again)."""
+    from songlake.schema import connect, run
+
+    unchecked = "" if everything else "WHERE copy_checked_at IS NULL"
+    rows = run(connect(lake), "SELECT generation_id, trained_on_lake, trained_on_version, trained_on_tag, "
+                              f"trained_on_query, embedding FROM generations {unchecked} ORDER BY added_at").to_pylist()
+    if not rows:
+        return Checked(None, (), ())
+    writer, checker, copies = BatchWriter(lake), CopyChecker(lake), []
+    for done, row in enumerate(rows, 1):
+        audio = decode(audio_bytes(lake, row["generation_id"]))
+        mono = audio.mono_at(ANALYSIS_RATE)
+        failed: list[str] = []
+        vector = row["embedding"]
+        if vector is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                vector = _measured(audio, mono, {}, None)[0]["embedding"]
+            failed = [] if vector is not None else ["embedding: silent, or it could not be measured"]
+        trained_on = {field: row[f"trained_on_{'version' if field == 'lake_version' else field}"]
+                      for field in TRAINED_ON}
+        found = checker.check(row["generation_id"], mono, ANALYSIS_RATE, vector, trained_on)
+        writer.add("generation_copies", found | {"copy_reasons": found["copy_reasons"] + failed})
+        if found["copies_training"]:
+            copies.append(row["generation_id"])
+        if progress:
+            progress(done, len(rows))
+    version = writer.commit("generations", f"checked {len(rows)} generations for copies of training songs")
+    return Checked(version, tuple(r["generation_id"] for r in rows), tuple(copies))
+
+
 def read_manifest(folder: Path, manifest: Path) -> list[dict]:
     """The manifest's lines, checked: each {where, path, model, checkpoint, prompt, conditioning,
     trained_on}. ValueError names the first bad line and what is wrong with it."""
@@ -285,6 +329,16 @@ def _from_checkpoint(folder: Path, checkpoint) -> dict | None:
         return None
     data = state.get(DATAMODULE_KEY) if isinstance(state, dict) else None
     return {k: data.get(k) for k in TRAINED_ON} if isinstance(data, dict) else None
+
+
+def audio_bytes(lake: Lake, generation_id: str) -> bytes | None:
+    """A generation's file as it was added (generation_audio's blob), or None when the lake has
+    no such generation."""
+    ds = lookup.table_at(lake, "generation_audio")
+    found = lookup.by_key(ds, "generation_id", [generation_id], ["generation_id"], with_row_id=True)
+    if found is None or not found.num_rows:
+        return None
+    return ds.take_blobs("data", ids=[found.column("_rowid")[0].as_py()])[0].read()
 
 
 def _known(lake: Lake, generation_id: str) -> bool:

@@ -29,6 +29,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
 from songlake.jobs.rankings import Candidate, Ranking, Vote, choose_pair, entrant, fit_bradley_terry, model_rankings
+from songlake.jobs.generations import audio_bytes
 from songlake.schema import Lake, LakeError, lookup
 from songlake.schema.votes import AlreadyVoted, pairs_judged, write_vote
 from songlake.server import media
@@ -158,11 +159,10 @@ def gains(loudness: tuple[float | None, float | None]) -> tuple[float, float]:
 
 
 def _generation_bytes(lake: Lake, generation_id: str) -> bytes:
-    ds = lookup.table_at(lake, "generation_audio")
-    found = lookup.by_key(ds, "generation_id", [generation_id], ["generation_id"], with_row_id=True)
-    if found is None or not found.num_rows:
+    data = audio_bytes(lake, generation_id)
+    if data is None:
         raise NotFound(f"no audio of generation {generation_id} at lake version {lake.version()}")
-    return ds.take_blobs("data", ids=[found.column("_rowid")[0].as_py()])[0].read()
+    return data
 
 
 def generation_audio(lake: Lake, generation_id: str, range_header: str | None) -> Response:

@@ -54,6 +54,27 @@ def add(folder: Path, manifest: Path, lake_dir: Path | None, fmt: str) -> None:
                   "(the generations view's copy_reasons say why)")
 
 
+@generations.command("check-copies")
+@lake_option
+@click.option("--all", "everything", is_flag=True,
+              help="Check every generation again (after the lake gained songs, fingerprints or embeddings), "
+                   "not only those never checked.")
+def check_copies(lake_dir: Path | None, everything: bool) -> None:
+    """Check generations for copies of the songs their model was trained on (by fingerprint and by
+    the lake's embedding): those added before the check existed, or with --all every one."""
+    from songlake.jobs.generations import check_copies as check
+
+    lake = open_lake(lake_dir, write=True)
+    with lake_errors(), progress_bar("check") as progress:
+        task = progress.add_task("check", total=None)
+        checked = check(lake, everything, lambda done, total: progress.update(task, completed=done, total=total))
+    if not checked.checked:
+        err.print("no generation needed checking (--all checks every one again)")
+        return
+    err.print(f"[bold]{len(checked.checked)} generations checked[/bold], {len(checked.copies)} copy a training song; "
+              f"lake version {checked.version} (the generations view's copy columns say which and why)")
+
+
 @generations.command()
 @lake_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)

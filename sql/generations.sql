@@ -17,7 +17,9 @@
 -- fingerprint_song_id with fingerprint_kind (same_audio, edit), fingerprint_score,
 -- fingerprint_shared_seconds and fingerprint_offset; copies_training (true on a same_audio or
 -- edit fingerprint match, or a cosine of at least copy_threshold; NULL when neither check could
--- run) and copy_reasons ('column: why' for each NULL and for the flag).
+-- run) and copy_reasons ('column: why' for each NULL and for the flag). A generation added before
+-- the copy check existed has no check yet: its copy columns are NULL and copy_reasons says so
+-- (`songlake generations check-copies` checks it).
 CREATE OR REPLACE VIEW generations AS
 SELECT g.generation_id, g.model, g.checkpoint, g.prompt, g.conditioning,
        g.trained_on_lake, g.trained_on_version, g.trained_on_tag, g.trained_on_query,
@@ -27,7 +29,10 @@ SELECT g.generation_id, g.model, g.checkpoint, g.prompt, g.conditioning,
        a.tempo_acc1, a.key_weighted, a.chord_majmin, a.beat_f, a.section_f, a.adherence_reasons, a.scored_at,
        c.reference AS copy_reference, c.reference_detail AS copy_reference_detail,
        c.nearest_song_id, c.nearest_similarity, c.fingerprint_song_id, c.fingerprint_kind, c.fingerprint_score,
-       c.fingerprint_shared_seconds, c.fingerprint_offset, c.copies_training, c.copy_threshold, c.copy_reasons,
+       c.fingerprint_shared_seconds, c.fingerprint_offset, c.copies_training, c.copy_threshold,
+       coalesce(c.copy_reasons, CASE WHEN c.checked_at IS NULL THEN
+           ['copies_training: not checked (added before the copy check existed): run `songlake generations check-copies`']
+       END) AS copy_reasons,
        c.checked_at AS copy_checked_at
 FROM lake_generations g
 LEFT JOIN (

@@ -189,3 +189,41 @@ def test_a_silent_generation_is_added_with_every_hole_named(tmp_path):
     assert row["loudness_lufs"] is None and row["embedding"] is None and row["copies_training"] is None
     assert {"loudness_lufs", "embedding"} <= set(row["analysis_failures"])
     assert "embedding: silent (the zero vector)" in row["copy_reasons"]
+
+
+def test_generations_never_checked_say_so_and_check_copies_checks_them(lake, songs, monkeypatch):
+    """A generation added before the copy check existed has no check: the view says so, and
+    `songlake generations check-copies` checks it (and only what needs it, unless --all)."""
+    from click.testing import CliRunner
+
+    from songlake.cli import main
+    from songlake.jobs import generations as jobs
+
+    lake, ids = lake
+
+    class Before(BatchWriter):  # the writer as it was before schema 12: no generation_copies rows
+        def add(self, table, row):
+            if table != "generation_copies":
+                super().add(table, row)
+
+    monkeypatch.setattr(jobs, "BatchWriter", Before)
+    old = add(lake, [Generation(synth.encode(songs["b"][:, : 25 * SR], "flac"), "older", filename="b.flac")])
+    monkeypatch.undo()
+    query = "SELECT * FROM generations WHERE generation_id = $1"
+    row = run(connect(lake), query, params=[old.added[0]]).to_pylist()[0]
+    assert row["copies_training"] is None and row["copy_checked_at"] is None
+    assert row["copy_reasons"] == ["copies_training: not checked (added before the copy check existed): "
+                                   "run `songlake generations check-copies`"]
+
+    first = CliRunner().invoke(main, ["generations", "check-copies", "--lake", str(lake.root)])
+    assert first.exit_code == 0, first.output
+    assert "1 generations checked, 1 copy a training song" in first.stderr
+    row = run(connect(lake), query, params=[old.added[0]]).to_pylist()[0]
+    assert row["copies_training"] is True and row["fingerprint_song_id"] == ids["b"]
+    assert row["fingerprint_kind"] in ("same_audio", "edit") and not any("not checked" in r for r in row["copy_reasons"])
+
+    again = CliRunner().invoke(main, ["generations", "check-copies", "--lake", str(lake.root)])
+    assert again.exit_code == 0 and "no generation needed checking" in again.stderr
+    every = run(connect(lake), "SELECT count(*) AS n FROM generations").to_pylist()[0]["n"]
+    everything = CliRunner().invoke(main, ["generations", "check-copies", "--all", "--lake", str(lake.root)])
+    assert everything.exit_code == 0 and f"{every} generations checked" in everything.stderr
