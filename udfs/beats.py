@@ -123,7 +123,7 @@ def track_beats(mono: np.ndarray, sample_rate: int = ANALYSIS_RATE) -> Beats:
     # the meter weighs accents on the same mixture of cues, unsmoothed
     accents = _rhythm_pulse.combine([env.onset / max(float(env.onset.std()), 1e-9),
                                      harmonic / max(float(harmonic.std()), 1e-9)], saliences)
-    meter = (_rhythm_meter.analyse(pulses, accents, env.low, env.chroma, fps, harmonic, max(saliences))
+    meter = (_rhythm_meter.analyse(pulses, accents, env.low, env.chroma, fps, harmonic, saliences[0])
              if len(pulses) >= 4 else None)
     if meter is None:
         warnings.warn("no beats: no steady pulse found", stacklevel=2)

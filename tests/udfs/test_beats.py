@@ -237,15 +237,18 @@ def test_tempo_prior_on_a_clear_pulse_does_not_tip_a_level_pair_under_a_stretch(
 
 @pytest.mark.skipif(shutil.which("fluidsynth") is None or not corpus.SOUNDFONT.exists(),
                     reason="needs the Debian packages fluidsynth and fluid-soundfont-gm")
-def test_an_organ_chorale_gets_its_downbeats_not_the_pedal_lines(tmp_path):
+@pytest.mark.parametrize("seed, turn", [(0, 0), (3, 1)])
+def test_organ_chorales_get_their_tempo_and_downbeats(tmp_path, seed, turn):
     """Without drums, the pedal line's low onsets are a voice, not a kick: they may not outvote
-    the chord changes that mark the bar (this chorale's downbeats fell on beat 3 when they did)."""
+    the chord changes that mark the bar (the first chorale's downbeats fell on beat 3 when they
+    did). And a chord a beat is a regular pulse of harmonic change, not a clear one: the second
+    chorale was halved to 39 BPM when its harmonic change counted as a clear pulse."""
     from songlake.udfs.audio import decode
 
-    plan = next(p for p in corpus.plan_corpus("drumless") if p.style == "chorale-organ")
+    plan = [p for p in corpus.plan_corpus("drumless", seed) if p.style == "chorale-organ"][turn]
     midi, truth = corpus.compose(plan)
     midi.write(str(tmp_path / "chorale.mid"))
     mono = decode(corpus._render(tmp_path / "chorale.mid", midi.get_end_time() + 1.0)).mono_at(SR)
     beats = track_beats(mono)
-    assert beats.time_signature == truth.time_signature
+    assert beats.bpm == pytest.approx(truth.bpm, rel=0.04) and beats.time_signature == truth.time_signature
     assert mir_eval.beat.f_measure(np.array(truth.downbeats), np.array(beats.downbeats)) > 0.8
