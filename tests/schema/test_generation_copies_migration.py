@@ -38,6 +38,7 @@ def test_a_schema_11_lake_migrates_and_its_generations_read_with_null_copy_check
              "copies_training, copy_reasons FROM generations")
     expected = [{"generation_id": "g1", "key": "C major", "loudness_lufs": None, "primary_genre": None,
                  "embedding": None, "copy_reference": None, "nearest_song_id": None, "copies_training": None,
-                 "copy_reasons": None}]
+                 "copy_reasons": ["copies_training: not checked (added before the copy check existed): "
+                                  "run `songlake generations check-copies`"]}]
     assert run(connect(lake), query).to_pylist() == expected
     assert run(connect(lake, written), query).to_pylist() == expected  # the version before still reads

@@ -224,11 +224,22 @@ def test_the_schema_documents_the_endpoint(client):
     assert "post" in paths["/generations"]
 
 
-def test_a_request_past_the_analysis_gate_gets_503_and_leaves_nothing(tmp_path):
+def test_a_request_past_the_analysis_gate_gets_503_and_leaves_nothing(tmp_path, monkeypatch):
     """One request analysed at a time: a second that finds the slot taken past its wait gets 503
     with Retry-After, writes nothing and leaves no upload behind; the first is added."""
     import threading
 
+    from songlake.server import generations as endpoint
+
+    analysing, answered = threading.Event(), threading.Event()
+    real_add = endpoint.add
+
+    def add_holding_the_slot(*args, **kwargs):  # the real analysis, once the late request was answered
+        analysing.set()
+        answered.wait(30)
+        return real_add(*args, **kwargs)
+
+    monkeypatch.setattr(endpoint, "add", add_holding_the_slot)
     root = tmp_path / "lake"
     settings = ServerSettings(upload_max_mb=LIMIT_MB, snapshot_interval=0.2, generation_concurrency=1,
                               generation_wait=0.3)
@@ -242,15 +253,12 @@ def test_a_request_past_the_analysis_gate_gets_503_and_leaves_nothing(tmp_path):
             answers[name] = test_client.post("/generations", files=files, headers=auth,
                                              data={"model": "clipgen", "conditioning": json.dumps(samples[0][1])})
 
-        # the batch takes seconds to analyse; the single arrives while it does
         batch = threading.Thread(target=post, args=("batch", [("files", (f"{i}.wav", audio, "audio/wav"))
                                                               for i, (audio, _) in enumerate(samples[:2])]))
         batch.start()
-        deadline = 50
-        while not list((root / "uploads").glob("generations-*/*")) and deadline:
-            threading.Event().wait(0.1)  # the batch has arrived and waits on, or holds, the slot
-            deadline -= 1
+        assert analysing.wait(30)  # the batch holds the one slot
         post("single", [("files", ("late.wav", samples[2][0], "audio/wav"))])
+        answered.set()
         batch.join()
         assert answers["batch"].status_code == 201, answers["batch"].text
         late = answers["single"]
