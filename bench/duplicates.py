@@ -137,7 +137,7 @@ def accuracy(per_style: int, bars: int) -> dict:
                 result = fp.match(printed, prints[name])
             elif name in near:
                 result = fp.match(printed, prints[name])
-                if not result.found and dup._lengths_near(printed, prints[name]):
+                if not result.found and dup.lengths_near(printed, prints[name]):
                     result = fp.match_near(audio, SR, printed, prints[name])
             any_kind[kind] += result.found
             found[kind] += result.kind == kind

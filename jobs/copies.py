@@ -12,9 +12,13 @@ checks, each the lake's own:
   ingest), its candidates looked up through the songs' inverted key index and its nearest song
   by embedding, each aligned and matched as jobs/duplicates.py does; the best match is
   ``fingerprint_song_id`` with its kind (same_audio or edit), score, shared seconds and offset.
+  When neither is found and the nearest song by embedding is about as long as the generation,
+  the generation is also matched at the speeds within ±3.5 % that the lengths suggest
+  (``fp.match_near``, as the duplicates stage does for near copies): kind ``near``, a whole
+  song played a little faster or slower, which the keys of another speed do not find.
 
-``copies_training`` is true when the fingerprint says same_audio or edit (20 s or more of the
-same recording), or when the nearest song's cosine similarity is at least ``EMBEDDING_COPY``
+``copies_training`` is true when the fingerprint says same_audio, edit or near (20 s or more of
+the same recording, near at another speed), or when the nearest song's cosine similarity is at least ``EMBEDDING_COPY``
 (0.99). The threshold was measured with bench/copies.py on the 75 rendered corpus songs and 12
 real recordings (87 songs, 3,741 distinct pairs): the closest two distinct songs reach 0.9829
 (99th percentile 0.9475; the pairs of one corpus style, 155, also top out at 0.9829), so 0.99
@@ -22,9 +26,9 @@ leaves a margin and flags none of them. At 0.99 the embedding alone catches a 12
 song 90.8 % of the time, the song 6 dB quieter always, a 30 s excerpt 36.8 % (34.5 % as MP3),
 a 64 kbps MP3 3.4 % (which cuts the treble the timbre statistics read) and the song 3 % faster
 never; lower thresholds catch more only by coming within reach of distinct songs (0.98 flags one
-distinct pair). So the fingerprint is the check that finds copies, and the embedding is its
-backstop where a song or the generation has no fingerprint (Chromaprint missing, a lake not yet
-backfilled). In a larger lake the closest distinct songs come closer; the threshold is a
+distinct pair). So the fingerprint is the check that finds copies (the song 3 % faster as a
+near match), and the embedding is its backstop where a song or the generation has no
+fingerprint (Chromaprint missing, a lake not yet backfilled). In a larger lake the closest distinct songs come closer; the threshold is a
 constant here (and in each row, ``copy_threshold``) so that it can be measured again.
 
 No silent holes: a column left NULL has its reason in ``copy_reasons`` ('column: why': the
@@ -38,14 +42,14 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from songlake.jobs.duplicates import candidates, fingerprint_rows, fingerprint_rows_of, stored
+from songlake.jobs.duplicates import candidates, fingerprint_rows, fingerprint_rows_of, lengths_near, stored
 from songlake.jobs.trained_on import TrainingSet, training_set
 from songlake.schema import Lake, Reader, lookup
 from songlake.udfs import fingerprint as fp
 from songlake.udfs.embedding import MODEL
 
 EMBEDDING_COPY = 0.99  # cosine similarity to a training song at which a generation is a copy (bench/copies.py)
-COPY_KINDS = ("same_audio", "edit")  # fingerprint matches that are copies (jobs/duplicates.py's kinds)
+COPY_KINDS = ("same_audio", "edit", "near")  # fingerprint matches that are copies (jobs/duplicates.py's kinds)
 
 
 class CopyChecker:
@@ -74,7 +78,8 @@ class CopyChecker:
         row |= self._nearest(vector, scope, ids, vectors, reasons)
         printed = fingerprint_rows(generation_id, mono, sample_rate)
         row |= {"fingerprint_status": printed.status, "fingerprint": printed.row["values"]}
-        row |= self._fingerprint(generation_id, printed.row, scope, row.get("nearest_song_id"), reasons)
+        row |= self._fingerprint(generation_id, printed.row, scope, row.get("nearest_song_id"), reasons,
+                                 (mono, sample_rate))
         compared = row["nearest_similarity"] is not None or (printed.status == "done" and self.fingerprinted > 0)
         row["copies_training"] = _verdict(row, compared, reasons)
         return row | {"copy_reasons": reasons, "checked_at": datetime.now(timezone.utc)}
@@ -118,7 +123,7 @@ class CopyChecker:
     # --- by fingerprint -------------------------------------------------------------------
 
     def _fingerprint(self, generation_id: str, printed: dict, scope: TrainingSet, nearest: str | None,
-                     reasons: list[str]) -> dict:
+                     reasons: list[str], audio: tuple[np.ndarray, int]) -> dict:
         none = {"fingerprint_song_id": None, "fingerprint_kind": None, "fingerprint_score": None,
                 "fingerprint_shared_seconds": None, "fingerprint_offset": None}
         if printed["status"] != "done":
@@ -136,12 +141,18 @@ class CopyChecker:
         if scope.song_ids is not None:
             proposed = [sid for sid in proposed if sid in scope.song_ids]
         best, best_id = fp.NO_MATCH, None
-        for sid, row in fingerprint_rows_of(self.lake, proposed).items():
+        rows = fingerprint_rows_of(self.lake, proposed)
+        for sid, row in rows.items():
             if row["status"] != "done":
                 continue
             found = fp.match(mine, stored(row))
             if found.found and _rank(found) > _rank(best):
                 best, best_id = found, sid
+        near = rows.get(nearest) if best_id is None and nearest is not None else None
+        if near is not None and near["status"] == "done" and lengths_near(mine, stored(near)):
+            found = fp.match_near(*audio, mine, stored(near))  # the whole song at another speed
+            if found.found:
+                best, best_id = found, nearest
         if best_id is None:
             where = "training song" if scope.song_ids is not None else "song in the lake"
             reasons.append(f"fingerprint_song_id: no {where} shares {fp.MIN_SHARED:.0f} s of audio with it")

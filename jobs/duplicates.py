@@ -198,7 +198,7 @@ def duplicates_of(lake: Lake, song_id: str, mine: fp.Fingerprint, printed: dict[
         theirs = stored(row)
         found = fp.match(mine, theirs)
         method = "fingerprint"
-        if not found.found and sid in near and audio is not None and _lengths_near(mine, theirs):
+        if not found.found and sid in near and audio is not None and lengths_near(mine, theirs):
             decoded = decoded or audio()
             found = fp.match_near(*decoded, mine, theirs)
             method = "embedding+fingerprint"
@@ -207,7 +207,8 @@ def duplicates_of(lake: Lake, song_id: str, mine: fp.Fingerprint, printed: dict[
     return rows
 
 
-def _lengths_near(a: fp.Fingerprint, b: fp.Fingerprint) -> bool:
+def lengths_near(a: fp.Fingerprint, b: fp.Fingerprint) -> bool:
+    """Whether a could be b at another speed within fp.MAX_SPEED (their sounding lengths)."""
     ratio = len(a.values) / max(1, len(b.values))
     return 1 - fp.MAX_SPEED <= ratio <= 1 + fp.MAX_SPEED and ratio != 1.0
 

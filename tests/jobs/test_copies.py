@@ -227,3 +227,15 @@ def test_generations_never_checked_say_so_and_check_copies_checks_them(lake, son
     every = run(connect(lake), "SELECT count(*) AS n FROM generations").to_pylist()[0]["n"]
     everything = CliRunner().invoke(main, ["generations", "check-copies", "--all", "--lake", str(lake.root)])
     assert everything.exit_code == 0 and f"{every} generations checked" in everything.stderr
+
+
+def test_a_whole_song_a_little_faster_is_flagged_as_a_near_copy(lake, songs):
+    """A training song played 3 % faster: its keys are not the song's and its cosine (about 0.96)
+    is below the threshold, so only matching at other speeds finds it."""
+    lake, ids = lake
+    faster = fp.at_speed(songs["a"].mean(axis=0), SR, 1.03)
+    row = CopyChecker(lake).check("g-faster", faster, SR, _vector(faster), None)
+    assert row["nearest_song_id"] == ids["a"] and row["nearest_similarity"] < EMBEDDING_COPY
+    assert (row["fingerprint_kind"], row["fingerprint_song_id"]) == ("near", ids["a"])
+    assert row["fingerprint_shared_seconds"] >= fp.MIN_SHARED and row["copies_training"] is True
+    assert any(r.startswith("copies_training: fingerprint near") for r in row["copy_reasons"])
