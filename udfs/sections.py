@@ -160,7 +160,7 @@ def _cadences(chord_spans, key: str | None, beats: np.ndarray, downbeats: np.nda
         return ()
     from songlake.udfs import theory
 
-    return theory.harmonic_analysis(chord_spans, key, beats, downbeats).cadences
+    return theory.cadences(chord_spans, key, beats, downbeats)
 
 
 # --- input checks --------------------------------------------------------------------------------

@@ -40,8 +40,8 @@ from songlake.udfs._events import merge
 from songlake.udfs._patterns import BLUES, CATALOGUE, find_patterns
 from songlake.udfs._romans import read
 
-__all__ = ["BLUES", "CATALOGUE", "Cadence", "Harmony", "SQL_FUNCTIONS", "harmonic_analysis", "progression_patterns",
-           "roman", "transpose"]
+__all__ = ["BLUES", "CATALOGUE", "Cadence", "Harmony", "SQL_FUNCTIONS", "cadences", "harmonic_analysis",
+           "progression_patterns", "roman", "transpose"]
 
 MAX_SECONDS = 36000.0  # ten hours: larger times are sample counts or milliseconds
 
@@ -148,16 +148,36 @@ def harmonic_analysis(chords, key, beats=(), downbeats=(), sections=()) -> Harmo
         warnings.warn(f"a single chord ({only}): no progression to analyse", stacklevel=2)
         return Harmony(numerals, functions, (), (), None)
 
+    cadences = _cadences(times, readings, key_name, beats, downbeats, section_spans, chord_events)
+    patterns = find_patterns(events, *_bar_grid(beats, downbeats, chord_events, spans[-1][1]))
+    pitch_classes = [_pitch_classes(label) for _, _, label in spans]
+    score = _complexity(harmonies, times, readings, pitch_classes)
+    return Harmony(numerals, functions, cadences, patterns, score)
+
+
+def cadences(chords, key, beats=(), downbeats=()) -> tuple[Cadence, ...]:
+    """Only the cadences of ``harmonic_analysis`` (the same reading of the same chords), with no
+    sections: for finding the sections, which the cadences help to place. () for fewer than two
+    chords."""
+    key_name = _key_name(key)
+    spans = _spans(chords, "chord")
+    readings = [_read_span(i, label, key_name) for i, (_, _, label) in enumerate(spans)]
+    times = [(start, end) for start, end, _ in spans]
+    chord_events = [e for e in merge(times, readings, by_function=True) if e.is_chord]
+    if len(chord_events) < 2:
+        return ()
+    return _cadences(times, readings, key_name, _times(beats, "beats"), _times(downbeats, "downbeats"), [],
+                     chord_events)
+
+
+def _cadences(times, readings, key_name: str, beats, downbeats, section_spans, chord_events) -> tuple[Cadence, ...]:
+    """The cadences of read chord spans, phrases cut at the section boundaries (see _cadences)."""
     mode = _harte.parse_key(key_name)[1]
     meter = Meter(beats, downbeats, [e.duration for e in chord_events])
     section_ends = [end for _, end, _ in section_spans]
     cuts = sorted({t for start, end, _ in section_spans for t in (start, end)})
     phrases = merge(times, readings, cuts, meter.tolerance, by_function=True)
-    cadences = find_cadences(phrases, mode, meter, section_ends)
-    patterns = find_patterns(events, *_bar_grid(beats, downbeats, chord_events, spans[-1][1]))
-    pitch_classes = [_pitch_classes(label) for _, _, label in spans]
-    score = _complexity(harmonies, times, readings, pitch_classes)
-    return Harmony(numerals, functions, cadences, patterns, score)
+    return find_cadences(phrases, mode, meter, section_ends)
 
 
 def _key_name(key) -> str:
