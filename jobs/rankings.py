@@ -34,6 +34,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from songlake.schema.votes import pair_key
+
 PRIOR = 0.1  # precision of the Gaussian prior on each score (logits^-2)
 REFERENCE = "reference"
 CATEGORIES = ("first", "second", "tie", "both_bad")
@@ -223,7 +225,7 @@ def choose_pair(candidates: Iterable[Candidate], rankings: list[Ranking], judged
     scores = {r.entrant: r.score for r in rankings}
     best, best_value = [], -1.0
     for c in candidates:
-        if c.a_entrant == c.b_entrant or tuple(sorted((c.a_id, c.b_id))) in judged:
+        if c.a_entrant == c.b_entrant or pair_key(c.a_id, c.b_id) in judged:
             continue
         p = 1 / (1 + math.exp(-(scores.get(c.a_entrant, 0.0) - scores.get(c.b_entrant, 0.0))))
         value = p * (1 - p) / (1 + pair_votes[frozenset((c.a_entrant, c.b_entrant))])

@@ -31,7 +31,7 @@ from litestar.params import Parameter
 from songlake.jobs.rankings import Candidate, Ranking, Vote, choose_pair, entrant, fit_bradley_terry, model_rankings
 from songlake.jobs.generations import audio_bytes
 from songlake.schema import Lake, LakeError, lookup
-from songlake.schema.votes import AlreadyVoted, pairs_judged, write_vote
+from songlake.schema.votes import AlreadyVoted, pair_key, pairs_judged, write_vote
 from songlake.server import media
 from songlake.server.auth import caller, require_reader, require_token
 from songlake.server.deps import LakeDep, SnapshotDep
@@ -41,6 +41,7 @@ from songlake.udfs.audio import UnreadableAudio, decode
 from songlake.udfs.quality import integrated_loudness
 
 MAX_TICKETS = 10_000  # pairs served and not yet voted on, per process (the oldest are forgotten)
+NO_TICKET = "no such pair for you: it was voted on, or the server restarted; load the next pair"
 
 
 @dataclass(frozen=True)
@@ -71,16 +72,26 @@ class PairStore:
         with self.lock:
             served = self.tickets.get(ticket)
         if served is None or served.rater != rater:
-            raise NotFound("no such pair for you: it was voted on, or the server restarted; load the next pair")
+            raise NotFound(NO_TICKET)
         return served
+
+    def take(self, ticket: str, rater: str) -> Served:
+        """The ticket's pair, the ticket spent at once: of two votes sent on one ticket at the
+        same moment, one is written (``give_back`` returns it when the vote could not be)."""
+        with self.lock:
+            served = self.tickets.get(ticket)
+            if served is None or served.rater != rater:
+                raise NotFound(NO_TICKET)
+            del self.tickets[ticket]
+        return served
+
+    def give_back(self, ticket: str, served: Served) -> None:
+        with self.lock:
+            self.tickets[ticket] = served
 
     def served_to(self, rater: str) -> set[tuple[str, str]]:
         with self.lock:
-            return {tuple(sorted((s.pair.a_id, s.pair.b_id))) for s in self.tickets.values() if s.rater == rater}
-
-    def spend(self, ticket: str) -> None:
-        with self.lock:
-            self.tickets.pop(ticket, None)
+            return {pair_key(s.pair.a_id, s.pair.b_id) for s in self.tickets.values() if s.rater == rater}
 
 
 def store(request: Request) -> PairStore:
@@ -136,9 +147,14 @@ def next_pair(lake: Lake, snapshot: Snapshot, pairs: PairStore, rater: str) -> C
 
 
 def _loudness(lake: Lake, snapshot: Snapshot, pairs: PairStore, clip_id: str, kind: str) -> float | None:
+    """The clip's integrated loudness (LUFS) as the lake measured it; a generation added before
+    the lake measured generations (schema 12) is measured once here and remembered."""
     if kind == "reference":
         rows = snapshot.read("SELECT loudness_lufs FROM songs WHERE song_id = $1", [clip_id]).to_pylist()
         return rows[0]["loudness_lufs"] if rows else None
+    rows = snapshot.read("SELECT loudness_lufs FROM generations WHERE generation_id = $1", [clip_id]).to_pylist()
+    if rows and rows[0]["loudness_lufs"] is not None:
+        return rows[0]["loudness_lufs"]
     if clip_id not in pairs.loudness:
         data = _generation_bytes(lake, clip_id)
         try:
@@ -201,10 +217,10 @@ class ABController(Controller):
         pair = next_pair(lake, snapshot, pairs, rater)
         if pair is None:
             return {"ticket": None, "message": "you have judged every pair there is; thank you"}
-        ticket = pairs.issue(rater, pair)
         loud = (_loudness(lake, snapshot, pairs, pair.a_id, "reference" if pair.a_entrant == "reference" else "gen"),
                 _loudness(lake, snapshot, pairs, pair.b_id, "reference" if pair.b_entrant == "reference" else "gen"))
         gain_a, gain_b = gains(loud)
+        ticket = pairs.issue(rater, pair)
         return {"ticket": ticket, "prompt": pair.prompt,
                 "a": {"audio": f"/ab/pairs/{ticket}/a", "gain_db": gain_a},
                 "b": {"audio": f"/ab/pairs/{ticket}/b", "gain_db": gain_b}}
@@ -227,19 +243,19 @@ class ABController(Controller):
         Stored with the token's name and the time; the pair is not served to the caller again."""
         pairs = store(request)
         rater = caller(request)
-        served = pairs.get(data.ticket, rater)
+        served = pairs.take(data.ticket, rater)
         pair = served.pair
         try:
             version = await anyio.to_thread.run_sync(
                 lambda: write_vote(lake, pair.a_id, pair.b_id, data.choice, rater, prompt=pair.prompt, note=data.note))
         except AlreadyVoted as exc:
-            pairs.spend(data.ticket)
             raise BadRequest(str(exc)) from None
         except LakeError as exc:
+            pairs.give_back(data.ticket, served)
             raise NotFound(str(exc)) from None
         except ValueError as exc:
+            pairs.give_back(data.ticket, served)
             raise BadRequest(str(exc)) from None
-        pairs.spend(data.ticket)
         await anyio.to_thread.run_sync(snapshot.refresh)
         return {"version": version, "choice": data.choice, "rater": rater}
 

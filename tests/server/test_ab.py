@@ -186,3 +186,21 @@ def test_the_endpoints_are_in_the_openapi_schema_with_typed_bodies(client):
     body = json.dumps(schema["paths"]["/ab/votes"]["post"]["requestBody"])
     components = json.dumps(schema.get("components", {}))
     assert "both_bad" in body + components and "ticket" in body + components
+
+
+def test_a_ticket_is_spent_by_the_first_vote_that_takes_it():
+    """Of two votes sent on one ticket at the same moment only one may be written: the first
+    takes the ticket, the second finds it gone; a vote that could not be written gives it back."""
+    from songlake.jobs.rankings import Candidate
+    from songlake.server.ab import PairStore
+    from songlake.server.errors import NotFound
+
+    pairs = PairStore()
+    ticket = pairs.issue("ann", Candidate("g1", "g2", "m1", "m2", "a prompt"))
+    with pytest.raises(NotFound):
+        pairs.take(ticket, "bob")  # not bob's
+    served = pairs.take(ticket, "ann")
+    with pytest.raises(NotFound):
+        pairs.take(ticket, "ann")
+    pairs.give_back(ticket, served)
+    assert pairs.take(ticket, "ann").pair.b_id == "g2"
