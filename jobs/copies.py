@@ -11,7 +11,7 @@ checks, each the lake's own:
 - by fingerprint: the generation's Chromaprint fingerprint (udfs.fingerprint, as songs get at
   ingest), its candidates looked up through the songs' inverted key index and its nearest song
   by embedding, each aligned and matched as jobs/duplicates.py does; the best match is
-  ``fingerprint_song_id`` with its kind (same_audio or edit), score, shared seconds and offset.
+  ``fingerprint_song_id`` with its kind (same_audio or edit; near below), score, shared seconds and offset.
   When neither is found and the nearest song by embedding is about as long as the generation,
   the generation is also matched at the speeds within ±3.5 % that the lengths suggest
   (``fp.match_near``, as the duplicates stage does for near copies): kind ``near``, a whole

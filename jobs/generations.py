@@ -166,11 +166,9 @@ def check_copies(lake: Lake, everything: bool = False,
         mono = audio.mono_at(ANALYSIS_RATE)
         failed: list[str] = []
         vector = row["embedding"]
-        if vector is None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                vector = _measured(audio, mono, {}, None)[0]["embedding"]
-            failed = [] if vector is not None else ["embedding: silent, or it could not be measured"]
+        if vector is None:  # generations added before the lake measured them (schema 12)
+            vector, why = _embedding(mono)
+            failed = [why] if why else []
         trained_on = {field: row[f"trained_on_{'version' if field == 'lake_version' else field}"]
                       for field in TRAINED_ON}
         found = checker.check(row["generation_id"], mono, ANALYSIS_RATE, vector, trained_on)
@@ -271,10 +269,13 @@ def _add_one(writer: BatchWriter, generation: Generation, conditioning: dict, au
         scores = score_adherence(analysis, conditioning, duration=duration)
         measured, failed = _measured(audio, mono, analysis.values, genres)
     values = analysis.values
+    row = scores.as_row()
     writer.add("adherence", {
         "generation_id": generation_id, "analysis_version": ANALYSIS_VERSION,
         **{k: values.get(k) for k in ("bpm", "key", "beats", "chords", "sections")},
-        "analysis_failures": list(analysis.failures) + [f.partition(":")[0] for f in failed], **scores.as_row(),
+        "analysis_failures": list(analysis.failures) + [f.partition(":")[0] for f in failed], **row,
+        # why each NULL is NULL: the scores', then the analysis's and the measurements' 'column: why'
+        "adherence_reasons": row["adherence_reasons"] + list(analysis.failed) + failed,
         "scored_at": now, **measured,
     })
     copies = checker.check(generation_id, mono, ANALYSIS_RATE, measured["embedding"], trained_on)
@@ -298,12 +299,10 @@ def _measured(audio: Audio, mono: np.ndarray, values: dict, genres: Fitted | Non
     if (loudness is None or not np.isfinite(loudness)) and not failed:
         loudness = None
         failed.append("loudness_lufs: silent (BS.1770 loudness is undefined)")
-    vector = attempt("embedding", lambda: embed(mono, ANALYSIS_RATE).vector)
-    if vector is not None and not np.any(vector):
-        vector = None
-        failed.append("embedding: silent (the zero vector)")
-    out = {"loudness_lufs": None if loudness is None else round(float(loudness), 2),
-           "embedding": None if vector is None else [float(x) for x in vector]}
+    vector, why = _embedding(mono)
+    if why:
+        failed.append(why)
+    out = {"loudness_lufs": None if loudness is None else round(float(loudness), 2), "embedding": vector}
     inputs = {**values, **out, "format": audio.format, "duration": audio.samples.shape[1] / audio.sample_rate}
     genre = attempt("primary_genre", lambda: (genres.model.predict([GenreInputs.from_row(inputs)])[0] if genres
                                               else prior_genre(GenreInputs.from_row(inputs))))
@@ -311,6 +310,19 @@ def _measured(audio: Audio, mono: np.ndarray, values: dict, genres: Fitted | Non
             "genre_confidence": genre and round(float(genre.genre_confidence), 4),
             "genre_model": genre and (genres.name if genres else "prior")}
     return out, failed
+
+
+def _embedding(mono: np.ndarray) -> tuple[list[float] | None, str | None]:
+    """The lake's embedding of a generation's analysis audio, or None with 'embedding: why'."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            vector = embed(mono, ANALYSIS_RATE).vector
+    except Exception as exc:  # recorded with the generation, which is added all the same
+        return None, f"embedding: {type(exc).__name__}: {exc}"
+    if not np.any(vector):
+        return None, "embedding: silent (the zero vector)"
+    return [float(x) for x in vector], None
 
 
 def _from_checkpoint(folder: Path, checkpoint) -> dict | None:

@@ -305,7 +305,7 @@ ADHERENCE = pa.schema([
     pa.field("chord_majmin", pa.float64()),
     pa.field("beat_f", pa.float64()),
     pa.field("section_f", pa.float64()),
-    pa.field("adherence_reasons", pa.list_(pa.string())),  # 'metric: why' for NULL and for 0 from a gap
+    pa.field("adherence_reasons", pa.list_(pa.string())),  # 'column: why': each NULL score (and 0 from a gap), analysis column and measurement
     pa.field("scored_at", _TIME),
     # schema 12: measured as songs are (quality, genre, embedding); NULL in rows scored before
     pa.field("loudness_lufs", pa.float64()),

@@ -49,7 +49,7 @@ def add(folder: Path, manifest: Path, lake_dir: Path | None, fmt: str) -> None:
         copies = run(reader, "SELECT filename, coalesce(fingerprint_song_id, nearest_song_id) AS song_id "
                              "FROM generations WHERE copies_training AND list_contains($1, generation_id) "
                              "ORDER BY filename", params=[list(added.added)]).to_pylist()
-    for row in copies:  # jobs/copies.py: a same_audio or edit fingerprint match, or a cosine past its threshold
+    for row in copies:  # jobs/copies.py: a same_audio, edit or near fingerprint match, or a cosine past its threshold
         err.print(f"[yellow]copies a training song:[/yellow] {row['filename']} is song {row['song_id']} "
                   "(the generations view's copy_reasons say why)")
 

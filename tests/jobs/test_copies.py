@@ -188,6 +188,9 @@ def test_a_silent_generation_is_added_with_every_hole_named(tmp_path):
     assert row["generation_id"] == added.added[0]
     assert row["loudness_lufs"] is None and row["embedding"] is None and row["copies_training"] is None
     assert {"loudness_lufs", "embedding"} <= set(row["analysis_failures"])
+    named = {reason.partition(":")[0] for reason in row["adherence_reasons"]}
+    assert set(row["analysis_failures"]) <= named  # each NULL column's reason is queryable too
+    assert "loudness_lufs: silent (BS.1770 loudness is undefined)" in row["adherence_reasons"]
     assert "embedding: silent (the zero vector)" in row["copy_reasons"]
 
 
