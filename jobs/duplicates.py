@@ -41,7 +41,7 @@ from typing import Callable
 import lance
 import numpy as np
 
-from songlake.schema import BatchWriter, Lake, Reader, lookup
+from songlake.schema import BatchWriter, Lake, LakeError, Reader, lookup
 from songlake.udfs import fingerprint as fp
 from songlake.udfs.audio import decode
 
@@ -177,7 +177,7 @@ def neighbours(lake: Lake, song_id: str) -> list[str]:
     """The nearest songs by embedding (none when the song has no embedding)."""
     try:
         return [sid for sid, _ in Reader.shared(lake).similar(song_id, NEIGHBOURS)]
-    except Exception:  # no embedding (silence, or not yet embedded): fingerprints alone
+    except LakeError:  # no embedding (silence, or not yet embedded): fingerprints alone
         return []
 
 

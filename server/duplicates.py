@@ -25,6 +25,7 @@ from songlake.server.errors import NotFound
 from songlake.server.snapshot import Snapshot
 
 PAGE_SIZE = 50
+MAX_PAGE = 1_000_000  # pages past any collection's end stay far inside DuckDB's OFFSET range (400 beyond)
 LOSSLESS = ("flac", "wav")
 
 # One row per pair with both copies' facts; $1 and $2 pick one pair (or NULL, NULL for all).
@@ -119,7 +120,7 @@ class DuplicatesController(Controller):
 
     @get("/", guards=[require_reader], sync_to_thread=True)
     def pairs(self, snapshot: SnapshotDep, order: Literal["least_reviewed", "newest"] = "least_reviewed",
-              page: Annotated[int, Parameter(ge=1)] = 1,
+              page: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 1,
               page_size: Annotated[int, Parameter(ge=1, le=500)] = PAGE_SIZE) -> dict:
         """Duplicate pairs, the least reviewed (or the newest) first: kind, score, offset (time t
         in song_a is t + offset_seconds in song_b), shared seconds, both copies and their choices,

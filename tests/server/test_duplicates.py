@@ -57,6 +57,8 @@ def test_the_api_lists_the_pairs_with_their_offset(client, ids):
     assert (one["song_a"], one["offset_seconds"]) == (ids[0], 1.5)
     assert client.get(f"/duplicates/{ids[1]}/{ids[2]}").status_code == 404  # not a pair
     assert client.get("/duplicates", params={"page_size": 1, "page": 2}).json()["pairs"][0]["song_b"] in ids[1:]
+    far = client.get("/duplicates", params={"page_size": 500, "page": 10**15})  # an OFFSET past DuckDB's range
+    assert far.status_code == 400 and "page" in far.text
 
 
 def test_the_pages_show_the_pairs_and_a_pair_on_one_clock(client, ids, token):

@@ -63,9 +63,9 @@ def export_preferences(lake: Lake, out: str | Path, *, version: int | str | None
                 "LEFT JOIN generations ga ON v.a_kind = 'generation' AND ga.generation_id = v.a_id "
                 "LEFT JOIN generations gb ON v.b_kind = 'generation' AND gb.generation_id = v.b_id "
                 "ORDER BY v.voted_at, v.vote_id").to_pylist()
-    out = prepare_out(Path(out), overwrite, FORMAT)
     decided = [v for v in votes if v["choice"] in ("a", "b")]
-    audio = _audio(lake, state, decided)
+    audio = _audio(lake, state, decided)  # raises when a clip's audio is missing: before the folder is made
+    out = prepare_out(Path(out), overwrite, FORMAT)
     features = datasets.Features({
         "prompt": datasets.Value("string"), "conditioning": datasets.Value("string"),
         "chosen": datasets.Audio(), "rejected": datasets.Audio(),
