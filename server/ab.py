@@ -182,14 +182,13 @@ def _generation_bytes(lake: Lake, generation_id: str) -> bytes:
 
 
 def generation_audio(lake: Lake, generation_id: str, range_header: str | None) -> Response:
-    """A generation's file, whole or one byte range (so players can seek)."""
-    data = _generation_bytes(lake, generation_id)
-    rows = lookup.by_key(lookup.table_at(lake, "generation_audio"), "generation_id", [generation_id], ["format"])
-    fmt = (rows.column("format")[0].as_py() or "").lower()
-    span = media.parse_range(range_header, len(data))
-    start, end = span or (0, len(data) - 1)
-    return media._ranged(iter([data[start:end + 1]]), len(data), span,
-                         media.CONTENT_TYPES.get(fmt, "application/octet-stream"), {})
+    """A generation's file, whole or one byte range (so players can seek), streamed from its blob."""
+    ds = lookup.table_at(lake, "generation_audio")
+    rows = lookup.by_key(ds, "generation_id", [generation_id], ["format"], with_row_id=True)
+    if rows is None or not rows.num_rows:
+        raise NotFound(f"no audio of generation {generation_id} at lake version {lake.version()}")
+    row = rows.slice(0, 1).to_pylist()[0]
+    return media.stored_file(ds, row["_rowid"], range_header, row["format"])
 
 
 # --- the API ---------------------------------------------------------------------------------

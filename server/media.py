@@ -80,7 +80,14 @@ def _ranged(body: Iterator[bytes], size: int, span: tuple[int, int] | None, medi
 def original_audio(lake: Lake, song_id: str, range_header: str | None = None) -> Stream:
     """The song's original file as uploaded, whole (200) or one byte range (206)."""
     ds, row = _original(lake, song_id)
-    blob = ds.take_blobs("data", ids=[row["_rowid"]])[0]
+    return stored_file(ds, row["_rowid"], range_header, row["format"], row["filename"], row["file_sha256"])
+
+
+def stored_file(ds, row_id: int, range_header: str | None, fmt: str | None, filename: str | None = None,
+                etag: str | None = None) -> Stream:
+    """A file kept as a blob (the ``data`` column of ds's row row_id), whole (200) or one byte
+    range (206), streamed in blocks: a player's many Range requests never read the whole file."""
+    blob = ds.take_blobs("data", ids=[row_id])[0]
     try:
         size = blob.size()
         span = parse_range(range_header, size)
@@ -88,10 +95,10 @@ def original_audio(lake: Lake, song_id: str, range_header: str | None = None) ->
         blob.close()
         raise
     start, end = span or (0, size - 1)
-    headers = {"ETag": f'"{row["file_sha256"]}"'}
-    if row["filename"]:
-        headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(row['filename'])}"
-    media_type = CONTENT_TYPES.get((row["format"] or "").lower(), "application/octet-stream")
+    headers = {"ETag": f'"{etag}"'} if etag else {}
+    if filename:
+        headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
+    media_type = CONTENT_TYPES.get((fmt or "").lower(), "application/octet-stream")
     return _ranged(_blob_chunks(blob, start, end), size, span, media_type, headers)
 
 
