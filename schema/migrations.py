@@ -92,11 +92,7 @@ def _v7(lake: Lake) -> dict[str, int]:
 def _v8(lake: Lake) -> dict[str, int]:
     """Schema 8: fingerprints, their inverted index and duplicate pairs (issue 15), indexed. Songs
     already in the lake get their fingerprints from ``songlake duplicates --backfill``."""
-    versions: dict[str, int] = {}
-    for name in ("fingerprints", "fingerprint_index", "duplicate_pairs"):
-        ensure_table(lake, name, tables.TABLES[name])
-        versions[name] = ensure_indexes(lake, name)
-    return versions
+    return _new_tables(lake, "fingerprints", "fingerprint_index", "duplicate_pairs")
 
 
 def _v9(lake: Lake) -> dict[str, int]:
@@ -110,26 +106,29 @@ def _v9(lake: Lake) -> dict[str, int]:
 
 def _v10(lake: Lake) -> dict[str, int]:
     """Schema 10: generations, their audio and their adherence scores (issue 16), indexed."""
-    versions: dict[str, int] = {}
-    for name in ("generations", "generation_audio", "adherence"):
-        ensure_table(lake, name, tables.TABLES[name])
-        versions[name] = ensure_indexes(lake, name)
-    return versions
+    return _new_tables(lake, "generations", "generation_audio", "adherence")
 
 
 def _v11(lake: Lake) -> dict[str, int]:
     """Schema 11: A/B listening votes (issue 16), indexed by rater."""
-    ensure_table(lake, "votes", tables.VOTES)
-    return {"votes": ensure_indexes(lake, "votes")}
+    return _new_tables(lake, "votes")
 
 
 def _v12(lake: Lake) -> dict[str, int]:
     """Schema 12: adherence's loudness, genre and embedding of each generation, and the
     generation_copies table (issue 16), indexed. Generations added before have NULL there; adding
-    them again is skipped (the same audio), so their rows stay as they were."""
-    versions = add_columns(lake, "adherence", tables.ADHERENCE_V12_COLUMNS)
-    ensure_table(lake, "generation_copies", tables.GENERATION_COPIES)
-    return versions | {"generation_copies": ensure_indexes(lake, "generation_copies")}
+    them again is skipped (the same audio), so their rows stay as they were; ``songlake
+    generations check-copies`` checks them for copies."""
+    return add_columns(lake, "adherence", tables.ADHERENCE_V12_COLUMNS) | _new_tables(lake, "generation_copies")
+
+
+def _new_tables(lake: Lake, *names: str) -> dict[str, int]:
+    """New tables, empty, with their key columns indexed; their versions."""
+    versions: dict[str, int] = {}
+    for name in names:
+        ensure_table(lake, name, tables.TABLES[name])
+        versions[name] = ensure_indexes(lake, name)
+    return versions
 
 
 MIGRATIONS: dict[int, Migration] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9, 10: _v10,
