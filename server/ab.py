@@ -105,7 +105,7 @@ def store(request: Request) -> PairStore:
 _STORE_LOCK = threading.Lock()
 
 
-def candidates(snapshot: Snapshot) -> list[Candidate]:
+def candidates(lake: Lake, snapshot: Snapshot) -> list[Candidate]:
     """Every pair of clips made for one prompt by two entrants (by checkpoint), and each
     generation with the reference song its conditioning names (where the lake has it)."""
     rows = snapshot.read("SELECT generation_id, model, checkpoint, prompt, conditioning FROM generations "
@@ -115,10 +115,7 @@ def candidates(snapshot: Snapshot) -> list[Candidate]:
         reference = json.loads(row["conditioning"] or "{}").get("reference")
         if reference:
             references[row["generation_id"]] = reference
-    known = set()
-    if references:
-        known = set(snapshot.read("SELECT song_id FROM songs WHERE list_contains($1, song_id)",
-                                  [sorted(set(references.values()))]).column("song_id").to_pylist())
+    known = lookup.present(lake, set(references.values())) if references else set()  # through the key index
     by_prompt: dict[str, list[dict]] = {}
     for row in rows:
         by_prompt.setdefault(row["prompt"], []).append(row)
@@ -143,7 +140,7 @@ def next_pair(lake: Lake, snapshot: Snapshot, pairs: PairStore, rater: str) -> C
                    entrant(v["b_model"], v["b_checkpoint"], "checkpoint"), v["choice"]) for v in votes]
     counts = Counter(frozenset((v.a, v.b)) for v in fitted)
     judged = pairs_judged(lake, rater) | pairs.served_to(rater)
-    return choose_pair(candidates(snapshot), fit_bradley_terry(fitted), judged, counts, pairs.rng)
+    return choose_pair(candidates(lake, snapshot), fit_bradley_terry(fitted), judged, counts, pairs.rng)
 
 
 def _loudness(lake: Lake, snapshot: Snapshot, pairs: PairStore, clip_id: str, kind: str) -> float | None:
