@@ -175,6 +175,13 @@ def parse_key(key) -> tuple[int, str]:
     return pitch_class(tonic[0].upper() + tonic[1:]), match.group("mode").lower()
 
 
+def key_name(key) -> str:
+    """A key spelt the one way songlake writes it ('db major' -> 'C# major'), from anything
+    parse_key reads; ValueError as parse_key's."""
+    tonic, mode = parse_key(key)
+    return f"{PITCH_CLASSES[tonic]} {mode}"
+
+
 def transpose_label(label: str, semitones: int) -> str:
     """The label with its root moved; everything after the root (quality, degrees, bass) stays."""
     if label in NO_CHORD:

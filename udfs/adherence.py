@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import mir_eval
 import numpy as np
 
-from songlake.udfs._harte import NO_CHORD, PITCH_CLASSES, parse_key
+from songlake.udfs._harte import NO_CHORD, key_name, parse_key
 
 METRICS = ("tempo_acc1", "key_weighted", "chord_majmin", "beat_f", "section_f")
 FIELDS = ("text", "genre", "key", "bpm", "beats", "chords", "sections", "duration", "reference")
@@ -126,7 +126,7 @@ def key_weighted(reference_key: str, estimated_key: str | None) -> float:
     """mir_eval's weighted key score; an estimate of no key scores 0."""
     if not estimated_key:
         return 0.0
-    return float(mir_eval.key.weighted_score(_mir_key(reference_key), _mir_key(estimated_key)))
+    return float(mir_eval.key.weighted_score(key_name(reference_key), key_name(estimated_key)))
 
 
 def chord_majmin(reference: list[tuple[float, float, str]], estimated: list[tuple[float, float, str]]) -> float | None:
@@ -329,11 +329,6 @@ def _chord_label(label: str) -> None:
         mir_eval.chord.encode(label)
     except (mir_eval.chord.InvalidChordException, ValueError) as exc:
         raise ValueError(f"chord {label!r} is not a Harte label such as 'A:min' or 'G:7' ({exc})") from None
-
-
-def _mir_key(key: str) -> str:
-    tonic, mode = parse_key(key)
-    return f"{PITCH_CLASSES[tonic]} {mode}"
 
 
 def _intervals(spans: list[tuple[float, float, str]]) -> tuple[np.ndarray, list[str]]:

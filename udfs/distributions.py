@@ -54,7 +54,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from songlake.udfs._harte import PITCH_CLASSES, parse_key
+from songlake.udfs._harte import PITCH_CLASSES, key_name
 from songlake.udfs.genre import GENRES
 
 FRECHET_NAME = "frechet_songlake_embedding"
@@ -130,7 +130,7 @@ def histogram(attribute: str, values: Iterable) -> tuple[tuple[str, ...], np.nda
         index = {name: i for i, name in enumerate(spec.classes)}
         counts = np.zeros(len(spec.classes), np.int64)
         for value in values:
-            name = _key_name(value) if attribute == "key" else value
+            name = key_name(value) if attribute == "key" else value
             if name not in index:
                 raise ValueError(f"{attribute}: {value!r} is not one of {', '.join(spec.classes)}")
             counts[index[name]] += 1
@@ -271,11 +271,6 @@ def _numbers(attribute: str, values: list) -> np.ndarray:
     if numbers.ndim != 1 or not np.isfinite(numbers).all():
         raise ValueError(f"{attribute}: values must be finite numbers (a list of lists given?)")
     return numbers
-
-
-def _key_name(value) -> str:
-    tonic, mode = parse_key(value)
-    return f"{PITCH_CLASSES[tonic]} {mode}"
 
 
 def _kl(p: np.ndarray, q: np.ndarray) -> float:

@@ -63,7 +63,7 @@ def roman(chord_label: str | None, key) -> str | None:
     'N' gives 'N'; None in either argument gives None (SQL NULL)."""
     if chord_label is None or key is None:
         return None
-    return _read_span(None, chord_label, _key_name(key)).figure
+    return _read_span(None, chord_label, _harte.key_name(key)).figure
 
 
 def transpose(chord_label: str | None, semitones: int | None) -> str | None:
@@ -88,7 +88,7 @@ def progression_patterns(chord_labels, key) -> tuple[str, ...] | None:
         return None
     if isinstance(chord_labels, str):
         raise ValueError("progression_patterns needs a list of chord labels, got one string (wrap it in a list?)")
-    key_name = _key_name(key)
+    key_name = _harte.key_name(key)
     labels = ["N" if label is None else label for label in chord_labels]
     readings = [_read_span(i, label, key_name) for i, label in enumerate(labels)]
     spans = [(float(i), float(i + 1)) for i in range(len(labels))]
@@ -129,7 +129,7 @@ def harmonic_analysis(chords, key, beats=(), downbeats=(), sections=()) -> Harmo
     circle-of-fifths dispersion + 0.2 harmonic-rhythm variety, after Di Giorgi et al. (2017),
     Pearce (2005) and Weiss & Mueller (2014).
     """
-    key_name = _key_name(key)
+    key_name = _harte.key_name(key)
     spans = _spans(chords, "chord")
     readings = [_read_span(i, label, key_name) for i, (_, _, label) in enumerate(spans)]
     numerals = tuple(r.figure for r in readings)
@@ -159,7 +159,7 @@ def cadences(chords, key, beats=(), downbeats=()) -> tuple[Cadence, ...]:
     """Only the cadences of ``harmonic_analysis`` (the same reading of the same chords), with no
     sections: for finding the sections, which the cadences help to place. () for fewer than two
     chords."""
-    key_name = _key_name(key)
+    key_name = _harte.key_name(key)
     spans = _spans(chords, "chord")
     readings = [_read_span(i, label, key_name) for i, (_, _, label) in enumerate(spans)]
     times = [(start, end) for start, end, _ in spans]
@@ -178,11 +178,6 @@ def _cadences(times, readings, key_name: str, beats, downbeats, section_spans, c
     cuts = sorted({t for start, end, _ in section_spans for t in (start, end)})
     phrases = merge(times, readings, cuts, meter.tolerance, by_function=True)
     return find_cadences(phrases, mode, meter, section_ends)
-
-
-def _key_name(key) -> str:
-    tonic, mode = _harte.parse_key(key)
-    return f"{_harte.PITCH_CLASSES[tonic]} {mode}"
 
 
 def _read_span(index: int | None, label, key_name: str):
