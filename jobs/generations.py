@@ -346,11 +346,7 @@ def _from_checkpoint(folder: Path, checkpoint) -> dict | None:
 def audio_bytes(lake: Lake, generation_id: str) -> bytes | None:
     """A generation's file as it was added (generation_audio's blob), or None when the lake has
     no such generation."""
-    ds = lookup.table_at(lake, "generation_audio")
-    found = lookup.by_key(ds, "generation_id", [generation_id], ["generation_id"], with_row_id=True)
-    if found is None or not found.num_rows:
-        return None
-    return ds.take_blobs("data", ids=[found.column("_rowid")[0].as_py()])[0].read()
+    return lookup.blobs(lake, "generation_audio", "generation_id", [generation_id]).get(generation_id)
 
 
 def _known(lake: Lake, generation_id: str) -> bool:

@@ -80,15 +80,21 @@ def present(lake: Lake, song_ids: Iterable[str], state: LakeVersion | None = Non
 
 def originals(lake: Lake, song_ids: Iterable[str], state: LakeVersion | None = None) -> dict[str, bytes]:
     """The original files' bytes of some songs, read as Lance blobs (the first copy of each)."""
-    ds = table_at(lake, "originals", state)
-    found = by_key(ds, "song_id", song_ids, ["song_id"], with_row_id=True)
+    return blobs(lake, "originals", "song_id", song_ids, state)
+
+
+def blobs(lake: Lake, table: str, column: str, keys: Iterable[str], state: LakeVersion | None = None
+          ) -> dict[str, bytes]:
+    """The ``data`` blobs of a blob table (originals, generation_audio) for some keys, through
+    the key's index (the first row of each key); keys the table lacks are left out."""
+    ds = table_at(lake, table, state)
+    found = by_key(ds, column, keys, [column], with_row_id=True)
     if found is None:
         return {}
     first: dict[str, int] = {}
-    for sid, row_id in zip(found.column("song_id").to_pylist(), found.column("_rowid").to_pylist()):
-        first.setdefault(sid, row_id)
-    blobs = ds.take_blobs("data", ids=list(first.values()))
-    return {sid: blob.read() for sid, blob in zip(first, blobs)}
+    for key, row_id in zip(found.column(column).to_pylist(), found.column("_rowid").to_pylist()):
+        first.setdefault(key, row_id)
+    return {key: blob.read() for key, blob in zip(first, ds.take_blobs("data", ids=list(first.values())))}
 
 
 def _literal(value: str | int) -> str:

@@ -111,15 +111,8 @@ def _audio(lake: Lake, state, votes: list[dict]) -> dict[str, bytes]:
     """Each clip's file: generations' from generation_audio, reference songs' originals."""
     generations = {v[f"{s}_id"] for v in votes for s in "ab" if v[f"{s}_kind"] == "generation"}
     songs = {v[f"{s}_id"] for v in votes for s in "ab" if v[f"{s}_kind"] == "song"}
-    found: dict[str, bytes] = dict(lookup.originals(lake, songs, state)) if songs else {}
-    ds = lookup.table_at(lake, "generation_audio", state)
-    rows = lookup.by_key(ds, "generation_id", generations, ["generation_id"], with_row_id=True)
-    if rows is not None and rows.num_rows:
-        first: dict[str, int] = {}
-        for gid, row_id in zip(rows.column("generation_id").to_pylist(), rows.column("_rowid").to_pylist()):
-            first.setdefault(gid, row_id)
-        for gid, blob in zip(first, ds.take_blobs("data", ids=list(first.values()))):
-            found[gid] = blob.read()
+    found = lookup.originals(lake, songs, state) | lookup.blobs(lake, "generation_audio", "generation_id",
+                                                                generations, state)
     missing = (generations | songs) - set(found)
     if missing:
         raise ValueError(f"the lake at version {state.version} has no audio for {', '.join(sorted(missing))}")
