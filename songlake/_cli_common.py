@@ -170,7 +170,8 @@ class _SongsPerSecond(ProgressColumn):
         return "" if speed is None else f"{speed:.2f} songs/s"
 
 
-def progress_bar(label: str) -> Progress:
-    """A progress bar on stderr with songs done, songs per second and time left."""
-    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), _SongsPerSecond(),
+def progress_bar() -> Progress:
+    """Progress bars on stderr with songs done, songs per second and time left, each named by its
+    task's description."""
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _SongsPerSecond(),
                     TimeRemainingColumn(), console=err)

@@ -32,16 +32,17 @@ ORDER BY g.duplicate_group, g.is_preferred_copy DESC, g.song_id
 """
 
 
-def backfill(lake, workers: int | None, on_progress=None) -> tuple[int, int]:
-    """Fingerprint every song that has none, then search their duplicates; (songs, pairs found)."""
+def backfill(lake, workers: int | None, on_printed=None, on_searched=None) -> tuple[int, int]:
+    """Fingerprint every song that has none, then search their duplicates; (songs, pairs found).
+    on_printed and on_searched(done, total) follow the two passes."""
     from songlake.jobs.batch import run_stage_batch
     from songlake.jobs.duplicates import unprinted
 
     wanted = unprinted(lake)
     if not wanted:
         return 0, 0
-    run_stage_batch(lake, "duplicates", wanted, workers, on_progress, search=False)  # every song indexed first
-    outcomes = run_stage_batch(lake, "duplicates", wanted, workers, on_progress)
+    run_stage_batch(lake, "duplicates", wanted, workers, on_printed, search=False)  # every song indexed first
+    outcomes = run_stage_batch(lake, "duplicates", wanted, workers, on_searched)
     pairs = sum(o.get("pairs", 0) for o in outcomes)
     return len(wanted), pairs
 
@@ -50,7 +51,8 @@ def backfill(lake, workers: int | None, on_progress=None) -> tuple[int, int]:
 @lake_option
 @click.option("--backfill", "do_backfill", is_flag=True,
               help="Fingerprint the songs that have no fingerprint (ingested before songlake found duplicates, "
-                   "or without Chromaprint), then find their duplicates.")
+                   "or without Chromaprint), then find their duplicates. A song whose fingerprint failed (its "
+                   "fingerprints row says why: unreadable or too short audio) is not tried again.")
 @click.option("--song", "song_id", default=None, help="Only the group of this song.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes for --backfill.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
@@ -62,10 +64,12 @@ def duplicates(ctx, lake_dir: Path | None, do_backfill: bool, song_id: str | Non
         return
     if do_backfill:
         lake = open_lake(lake_dir, write=True)
-        with progress_bar("fingerprint") as progress:
-            task = progress.add_task("fingerprint", total=None)
+        with lake_errors(), progress_bar() as progress:
+            printing = progress.add_task("fingerprint", total=None)
+            searching = progress.add_task("search", total=None)
             songs, pairs = backfill(lake, workers or load_settings().workers,
-                                    lambda done, total: progress.update(task, completed=done, total=total))
+                                    lambda done, total: progress.update(printing, completed=done, total=total),
+                                    lambda done, total: progress.update(searching, completed=done, total=total))
         err.print(f"[bold]{songs} songs fingerprinted[/bold], {pairs} duplicate pairs found; "
                   f"lake version {lake.version()}.")
         return

@@ -32,7 +32,7 @@ def add(folder: Path, manifest: Path, lake_dir: Path | None, fmt: str) -> None:
     from songlake.schema import connect, run
 
     lake = open_lake(lake_dir, write=True)
-    with lake_errors(), progress_bar("analyse") as progress:
+    with lake_errors(), progress_bar() as progress:
         task = progress.add_task("analyse", total=None)
         try:
             added = add_generations(lake, folder, manifest,
@@ -65,7 +65,7 @@ def check_copies(lake_dir: Path | None, everything: bool) -> None:
     from songlake.jobs.generations import check_copies as check
 
     lake = open_lake(lake_dir, write=True)
-    with lake_errors(), progress_bar("check") as progress:
+    with lake_errors(), progress_bar() as progress:
         task = progress.add_task("check", total=None)
         checked = check(lake, everything, lambda done, total: progress.update(task, completed=done, total=total))
     if not checked.checked:

@@ -132,10 +132,10 @@ def export(query, format_, out_dir, lake_dir, version, stems, clip_seconds, samp
     if format_ not in FORMATS:
         raise click.BadParameter(f"unknown format {format_!r}; choose from {', '.join(FORMATS)}", param_hint="--format")
     lake = open_lake(lake_dir)
-    with lake_errors(), progress_bar(f"export {format_}") as bar:
+    with lake_errors(), progress_bar() as bar:
         try:
             selection = select(lake, query, version, split_name=split_name, seed=seed, duplicates=duplicates)
-            task = bar.add_task("export", total=len(selection.songs))
+            task = bar.add_task(f"export {format_}", total=len(selection.songs))
             result = run_export(selection, format_, out_dir, stems=_names(stems, _STEMS, "stem") or (),
                                 clip_seconds=clip_seconds, sample_rate=sample_rate, name=name, shard_size=shard_size,
                                 overwrite=overwrite, progress=lambda done, total: bar.update(task, completed=done))

@@ -71,7 +71,7 @@ def ingest(paths: tuple[Path, ...], lake_dir: Path | None, license_: str | None,
     scaled_out = bool(queue_url())
     if scaled_out and workers is None:
         err.print(f"Queue on {queue_url()}: queuing the files for `songlake worker` processes and waiting.")
-    with progress_bar("ingest") as progress:
+    with progress_bar() as progress:
         task = progress.add_task("ingest", total=None)
         rest = progress.add_task("stems, analysis", total=None, visible=False)
 
@@ -222,7 +222,7 @@ def analyze(lake_dir: Path | None, everything: bool, workers: int | None) -> Non
     from songlake.jobs import reanalyze_lake
 
     lake = open_lake(lake_dir, write=True)
-    with progress_bar("analyze") as progress:
+    with progress_bar() as progress:
         task = progress.add_task("analyze", total=None)
         songs, version, failures = reanalyze_lake(
             lake, everything, workers or load_settings().workers, lambda done, total: progress.update(task, completed=done, total=total))
@@ -353,7 +353,7 @@ def separate(lake_dir: Path | None, missing: bool, workers: int | None) -> None:
     if not wanted:
         err.print("every song has stems")
         return
-    with progress_bar("separate") as progress:
+    with progress_bar() as progress:
         task = progress.add_task("separate", total=len(wanted))
         outcomes = run_stage_batch(lake, "separate", wanted, workers or load_settings().workers,
                                    lambda done, total: progress.update(task, completed=done, total=total), force=not missing)
